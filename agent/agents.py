@@ -1,0 +1,272 @@
+"""The agent: understand -> call a tool -> answer, as a LangGraph graph with memory.
+
+    >>> agent = Agent.from_workspace("demo-workspace")                 # doctest: +SKIP
+    >>> r = agent.ask("how many orders did customer 42 place?", session_id="s1")  # doctest: +SKIP
+    >>> r["tool_calls"][0]["name"], r["answer"]                         # doctest: +SKIP
+    ('shop_lookup', 'Customer 42 placed 2 orders ...')
+    >>> agent.ask("and what did they spend in total?", session_id="s1")["answer"]  # doctest: +SKIP
+
+The graph has three nodes:
+
+* ``route``: the generator picks one tool and its arguments, constrained by a
+  JSON schema (``anyOf`` over the tools, plus ``none``). A semantic router
+  narrows the schema to one tool when a request clearly resembles its examples.
+* ``act``: the tool runs; its error, if any, becomes the evidence.
+* ``answer``: the generator writes the answer from the tool's summary, streaming
+  tokens; citations are checked, and every number must be grounded in what the
+  tool returned (one rewrite, then a plain statement of what the tools found).
+
+Each session is a LangGraph thread checkpointed in ``sessions.sqlite``, so
+follow-ups see the earlier turns. Pulse owns its tool-call protocol instead of
+LangChain's ``bind_tools``, which small local models do not follow.
+What it leaves out: several tool calls per turn; write actions.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import sqlite3
+import threading
+import time
+import uuid
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Callable, TypedDict
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+
+from pulse.config import Settings, load_settings
+from tools import REGISTRY, ToolContext, ToolError
+
+from .grounding import cited, fix_citations, ungrounded_numbers
+from .models import ChatModel, load_model
+from .router import SemanticRouter
+
+__all__ = ["Agent", "AgentInputError", "MAX_QUESTION_CHARS"]
+
+MAX_QUESTION_CHARS = 4000
+_HISTORY_TURNS = 3
+
+
+class AgentInputError(ValueError):
+    """The user's message cannot be handled as given (empty, too long)."""
+
+
+def _prompt(name: str) -> str:
+    return resources.files("agent").joinpath("prompts", f"{name}.md").read_text()
+
+
+class Turn(TypedDict):
+    question: str
+    tool: str | None
+    args: dict | None
+    answer: str
+
+
+class State(TypedDict, total=False):
+    turns: Annotated[list[Turn], operator.add]  # the session's memory
+    question: str
+    plan: dict
+    tool_calls: list[dict]
+    sources: list[dict]
+    answer: str
+    grounded: bool
+    timings: dict
+
+
+class Agent:
+    def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None):
+        self.settings = settings
+        self.ws = ws
+        self.index = index
+        self.model = model
+        self.tools = dict(tools or REGISTRY)
+        self.ctx = ToolContext(ws, index, settings)
+        self.router = SemanticRouter(self.tools, index.embedder)
+        self._lock = threading.Lock()
+        self._on_token: Callable[[str], None] | None = None
+        settings.sessions_path.parent.mkdir(parents=True, exist_ok=True)
+        self._sessions = sqlite3.connect(str(settings.sessions_path), check_same_thread=False)
+        self.checkpointer = SqliteSaver(self._sessions)
+        self.graph = self._build()
+
+    @classmethod
+    def from_workspace(cls, path: str | Path | None = None, chat_model: ChatModel | None = None, **overrides) -> "Agent":
+        """Open a workspace read-only, load its index, the embedder and the configured model."""
+        from retrieval import Index
+        from workspace import Workspace
+
+        settings = load_settings(**({"workspace": path} if path else {}), **overrides)
+        ws = Workspace.open(settings.workspace, read_only=True)
+        index = Index.open(ws, settings)
+        return cls(settings, ws, index, chat_model or load_model(settings))
+
+    def close(self) -> None:
+        self.model.close()
+        self._sessions.close()
+        self.ws.close()
+
+    # -- the graph -------------------------------------------------------------------
+
+    def _build(self):
+        g = StateGraph(State)
+        g.add_node("route", self._route)
+        g.add_node("act", self._act)
+        g.add_node("answer", self._answer)
+        g.add_edge(START, "route")
+        g.add_conditional_edges("route", lambda s: "act" if s["plan"].get("tool") != "none" else "answer", ["act", "answer"])
+        g.add_edge("act", "answer")
+        g.add_edge("answer", END)
+        return g.compile(checkpointer=self.checkpointer)
+
+    def plan_schema(self, only: str | None = None) -> dict:
+        """The JSON schema the router's output must follow."""
+        options = [{"type": "object", "properties": {"tool": {"const": n}, "args": t.schema()},
+                    "required": ["tool", "args"], "additionalProperties": False} for n, t in self.tools.items() if only in (None, n)]
+        if only is None:
+            options.append({"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False})
+        return {"anyOf": options}
+
+    def _history_text(self, turns: list[Turn]) -> str:
+        lines = []
+        for t in turns[-_HISTORY_TURNS:]:
+            call = f" -> {t['tool']}({json.dumps(t['args'], default=str)})" if t.get("tool") else ""
+            lines.append(f"User: {t['question']}{call}\nPulse: {t['answer'][:300]}")
+        return "\n".join(lines)
+
+    def choose(self, question: str, turns: list[Turn] | None = None) -> tuple[dict, dict]:
+        """Pick (plan, timings) for a question: the tool-choice step alone, used by evals too."""
+        t0 = time.perf_counter()
+        only = self.router.confident(question) if not turns else None
+        if only == "none":
+            return {"tool": "none", "args": {}}, {"route_s": time.perf_counter() - t0, "router_hint": "none"}
+        tool_lines = "\n".join(f"- {n}: {t.description}" for n, t in self.tools.items())
+        system = _prompt("route").replace("{tools}", tool_lines).replace("{today}", date.today().isoformat())
+        user = question
+        if turns:
+            user = f"Earlier in this conversation:\n{self._history_text(turns)}\n\nLatest message: {question}"
+        c = self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": user}],
+                                max_tokens=200, temperature=0.0, json_schema=self.plan_schema(only))
+        try:
+            plan = json.loads(c.text)
+        except ValueError:
+            plan = {"tool": "none", "error": f"unparseable plan: {c.text[:200]}"}
+        if plan.get("tool") not in (*self.tools, "none"):
+            plan = {"tool": "none", "error": f"unknown tool {plan.get('tool')!r}"}
+        plan.setdefault("args", {})
+        return plan, {"route_s": time.perf_counter() - t0, "router_hint": only}
+
+    def _route(self, state: State) -> dict:
+        plan, timings = self.choose(state["question"], state.get("turns") or [])
+        return {"plan": plan, "timings": {**timings}, "tool_calls": [], "sources": []}
+
+    def _act(self, state: State) -> dict:
+        plan = state["plan"]
+        t0 = time.perf_counter()
+        tool = self.tools[plan["tool"]]
+        try:
+            result = tool.run(self.ctx, plan.get("args") or {})
+            call = {"name": tool.name, "args": plan.get("args"), "result": result.model_dump(mode="json"), "error": None}
+            sources = result.sources
+        except ToolError as e:
+            call = {"name": tool.name, "args": plan.get("args"), "result": None, "error": str(e)}
+            sources = []
+        call["duration_s"] = time.perf_counter() - t0
+        return {"tool_calls": [call], "sources": sources, "timings": {**state["timings"], "tool_s": call["duration_s"]}}
+
+    def _evidence(self, state: State) -> list[str]:
+        ev = [state["question"]]
+        for c in state.get("tool_calls") or []:
+            ev.append(json.dumps(c.get("args"), default=str))
+            if c.get("result"):
+                ev.append(c["result"]["summary"])
+                ev.append(json.dumps(c["result"]["data"], default=str))
+            if c.get("error"):
+                ev.append(c["error"])
+        return ev
+
+    def _answer(self, state: State) -> dict:
+        t0 = time.perf_counter()
+        calls = state.get("tool_calls") or []
+        question = state["question"]
+        if calls:
+            c = calls[0]
+            body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
+            system = _prompt("answer")
+            user = f"Question: {question}\n\nTool {c['name']} returned:\n<results>\n{body}\n</results>"
+            if state.get("turns"):
+                user = f"Earlier in this conversation:\n{self._history_text(state['turns'])}\n\n" + user
+        else:
+            system, user = _prompt("chat"), question
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        comp = self.model.complete(messages, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
+                                   on_token=self._on_token)
+        answer = comp.text.strip()
+        evidence = self._evidence(state)
+        bad = ungrounded_numbers(answer, evidence)
+        rewrites = 0
+        if bad:
+            rewrites = 1
+            fix = messages + [{"role": "assistant", "content": answer}, {"role": "user", "content":
+                  f"These numbers are not in the tool results: {', '.join(bad)}. Rewrite the answer using only numbers from the results."}]
+            answer = self.model.complete(fix, max_tokens=self.settings.max_tokens, temperature=0.0).text.strip()
+            bad = ungrounded_numbers(answer, evidence)
+        grounded = not bad
+        if bad:
+            found = calls[0]["result"]["summary"] if calls and calls[0].get("result") else "no data"
+            answer = ("I could not ground a written answer in the data (it stated figures no tool returned: "
+                      f"{', '.join(bad)}). Here is what the tools found:\n{found[:1500]}")
+        sources = state.get("sources") or []
+        answer = fix_citations(answer, len(sources))
+        if sources and not cited(answer):
+            answer += "\n\nSources: " + " ".join(f"[{i}]" for i in range(1, min(3, len(sources)) + 1))
+        timings = {**state["timings"], "answer_s": time.perf_counter() - t0, "answer_ttft_s": comp.timings.get("ttft_s"),
+                   "decode_tps": comp.timings.get("decode_tps"), "prefill_tps": comp.timings.get("prefill_tps"),
+                   "rewrites": rewrites}
+        plan = state["plan"]
+        turn: Turn = {"question": question, "tool": plan["tool"] if plan["tool"] != "none" else None,
+                      "args": plan.get("args") if plan["tool"] != "none" else None, "answer": answer}
+        return {"answer": answer, "grounded": grounded, "timings": timings, "turns": [turn]}
+
+    # -- the public entry point ----------------------------------------------------------
+
+    def ask(self, question: str, session_id: str | None = None, on_token: Callable[[str], None] | None = None) -> dict:
+        """Answer one message. Returns ``{answer, tool_calls, sources, timings, session_id, grounded}``."""
+        question = (question or "").strip()
+        if not question:
+            raise AgentInputError("the message is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise AgentInputError(f"the message is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+                                  "Shorten it or ask about one thing at a time.")
+        session_id = session_id or uuid.uuid4().hex[:12]
+        t0 = time.perf_counter()
+        first: list[float] = []
+
+        def tap(piece: str) -> None:
+            if not first:
+                first.append(time.perf_counter() - t0)
+            if on_token:
+                on_token(piece)
+
+        with self._lock:  # one local generator: turns queue
+            self._on_token = tap
+            try:
+                out = self.graph.invoke({"question": question}, {"configurable": {"thread_id": session_id}})
+            finally:
+                self._on_token = None
+        timings = {**out.get("timings", {}), "first_token_s": first[0] if first else None, "total_s": time.perf_counter() - t0}
+        return {
+            "answer": out["answer"],
+            "tool_calls": [{k: c[k] for k in ("name", "args", "result", "error")} for c in out.get("tool_calls") or []],
+            "sources": [{"n": i, **s} for i, s in enumerate(out.get("sources") or [], start=1)],
+            "timings": timings,
+            "session_id": session_id,
+            "grounded": out.get("grounded", True),
+        }
+
+    def history(self, session_id: str) -> list[Turn]:
+        snap = self.graph.get_state({"configurable": {"thread_id": session_id}})
+        return list((snap.values or {}).get("turns") or [])

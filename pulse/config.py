@@ -1,0 +1,95 @@
+"""Pulse's configuration: one typed place.
+
+Settings come from, in rising priority:
+
+1. the defaults below,
+2. a TOML file (``pulse.toml`` in the working directory, or the file named by
+   ``PULSE_CONFIG``), with the same keys as the fields below,
+3. ``PULSE_*`` environment variables (``PULSE_WORKSPACE``, ``PULSE_MODEL``, ...),
+4. keyword overrides passed to :func:`load_settings` (the CLI's flags).
+
+Example::
+
+    >>> s = load_settings(threads=1)
+    >>> s.threads
+    1
+
+What it leaves out: secrets management. ``api_key`` is read like any other
+setting; keep it in the environment, not in a committed TOML file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+__all__ = ["Settings", "load_settings"]
+
+_ENV_PREFIX = "PULSE_"
+
+
+class Settings(BaseModel):
+    """Every knob Pulse has. Field names double as TOML keys and env suffixes."""
+
+    workspace: Path = Field(Path("demo-workspace"), description="Workspace folder (database, index, models).")
+    cache_dir: Path = Field(Path.home() / ".cache" / "pulse", description="Assembled model packs and downloaded data packages.")
+
+    backend: Literal["llamacpp", "transformers", "openai"] = "llamacpp"
+    model: str = Field("qwen2.5-coder-1.5b", description="A model pack name, a .gguf path, a transformers folder, or a remote model id.")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for backend=openai, e.g. http://127.0.0.1:8080/v1.")
+    api_key: str = "none"
+    threads: int = Field(2, ge=1, description="CPU threads for the generator.")
+    n_ctx: int = Field(8192, ge=512)
+    max_tokens: int = Field(320, ge=16, description="Cap on an answer's length.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+
+    embedder: Literal["sentence-transformers", "onnx-int8"] = "sentence-transformers"
+    embed_batch: int = Field(64, ge=1)
+    index: Literal["auto", "flat", "hnsw"] = "auto"
+    hnsw_threshold: int = Field(200_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
+    hnsw_ef_search: int = Field(64, ge=1)
+
+    sql_row_limit: int = Field(200, ge=1)
+    sql_timeout_s: float = Field(5.0, gt=0)
+    top_k: int = Field(5, ge=1, le=50, description="Passages the search tool returns.")
+
+    @field_validator("workspace", "cache_dir", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def db_path(self) -> Path:
+        return self.workspace / "pulse.duckdb"
+
+    @property
+    def sessions_path(self) -> Path:
+        return self.workspace / "sessions.sqlite"
+
+
+def _from_toml() -> dict:
+    path = Path(os.environ.get("PULSE_CONFIG", "pulse.toml"))
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    return data.get("pulse", data)
+
+
+def _from_env() -> dict:
+    out = {}
+    for name in Settings.model_fields:
+        key = _ENV_PREFIX + name.upper()
+        if key in os.environ:
+            out[name] = os.environ[key]
+    return out
+
+
+def load_settings(**overrides) -> Settings:
+    """Merge defaults, TOML, environment and explicit overrides (``None`` means unset)."""
+    merged = {**_from_toml(), **_from_env(), **{k: v for k, v in overrides.items() if v is not None}}
+    return Settings(**merged)

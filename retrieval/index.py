@@ -1,0 +1,234 @@
+"""The FAISS index over the workspace's documents, with metadata filters.
+
+Vectors live in the workspace (``embeddings`` table), computed once; the
+FAISS file ``index.faiss`` is a cache of them keyed by ``documents.doc_id``.
+
+* Exact search (``IndexFlatIP`` on unit vectors) below ``hnsw_threshold``
+  documents, HNSW above (``index="auto"``); ``index="flat"|"hnsw"`` overrides.
+* A GPU copy of a flat index is used when faiss-gpu sees a GPU.
+* :meth:`Index.update` embeds only documents that have no vector yet, adds
+  them to the loaded index and saves it atomically (temp file, then rename).
+* Filters (kind, product, customer, date range) select candidate ids in SQL;
+  FAISS searches only those.
+
+    >>> idx = Index.open(ws, settings)                             # doctest: +SKIP
+    >>> idx.update()                                               # doctest: +SKIP
+    >>> [h.kind for h in idx.search("runs small", k=3, kind="review")]  # doctest: +SKIP
+    ['review', 'review', 'review']
+
+What it leaves out: re-ranking, hybrid (keyword) search, deletions from HNSW
+(stale ids are skipped when results are joined back to ``documents``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from .embed import DIM, MODEL_ID, Embedder
+
+__all__ = ["Index", "Hit"]
+
+_EXACT_FALLBACK = 100_000  # filtered HNSW searches this many candidates exactly instead
+
+
+@dataclass
+class Hit:
+    doc_id: int
+    score: float
+    kind: str
+    ref_id: str
+    product_id: str | None
+    customer_id: str | None
+    created_at: datetime | None
+    text: str
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["created_at"] = self.created_at.isoformat() if self.created_at else None
+        return d
+
+
+class Index:
+    def __init__(self, ws, settings, embedder: Embedder | None = None):
+        self.ws = ws
+        self.settings = settings
+        self._embedder = embedder
+        self.path: Path = ws.path / "index.faiss"
+        self.cpu: faiss.Index | None = None
+        self.gpu = None
+        if self.path.is_file():
+            self.cpu = faiss.read_index(str(self.path))
+            self._to_gpu()
+
+    @classmethod
+    def open(cls, ws, settings, embedder: Embedder | None = None) -> "Index":
+        return cls(ws, settings, embedder)
+
+    # -- building ------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder.load(self.settings.embedder, threads=self.settings.threads)
+        return self._embedder
+
+    @property
+    def ntotal(self) -> int:
+        return 0 if self.cpu is None else self.cpu.ntotal
+
+    @property
+    def kind(self) -> str:
+        if self.cpu is None:
+            return "none"
+        inner = faiss.downcast_index(self.cpu.index) if hasattr(self.cpu, "index") else self.cpu
+        return "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+
+    def _wanted_kind(self, n: int) -> str:
+        if self.settings.index != "auto":
+            return self.settings.index
+        return "hnsw" if n >= self.settings.hnsw_threshold else "flat"
+
+    @staticmethod
+    def new_faiss(kind: str) -> faiss.Index:
+        if kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 40
+        else:
+            inner = faiss.IndexFlatIP(DIM)
+        return faiss.IndexIDMap2(inner)
+
+    def _to_gpu(self) -> None:
+        self.gpu = None
+        if self.kind == "flat" and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
+            self._gpu_res = faiss.StandardGpuResources()
+            self.gpu = faiss.index_cpu_to_gpu(self._gpu_res, 0, self.cpu)
+
+    def _stored_vectors(self, where: str = "", params: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+        tbl = self.ws.con.sql(f"SELECT doc_id, vector FROM embeddings {where} ORDER BY doc_id", params=params or None).to_arrow_table()
+        ids = tbl.column("doc_id").to_numpy().astype(np.int64)
+        vec = tbl.column("vector").combine_chunks()
+        flat = vec.values.to_numpy(zero_copy_only=False) if len(ids) else np.zeros(0, np.float32)
+        return ids, flat.astype(np.float32).reshape(-1, DIM)
+
+    def update(self, progress: bool = True, batch: int = 2048) -> int:
+        """Embed documents that lack a vector, add them, save. Returns how many were embedded."""
+        if self.ws.read_only:
+            raise PermissionError("the workspace is open read-only; open it writable to update the index")
+        todo = self.ws.query(
+            "SELECT d.doc_id, d.text FROM documents d LEFT JOIN embeddings e USING (doc_id) "
+            "WHERE e.doc_id IS NULL ORDER BY d.doc_id")
+        new = 0
+        if todo:
+            with tqdm(total=len(todo), desc="embedding", unit="doc", disable=not progress) as bar:
+                for i in range(0, len(todo), batch):
+                    part = todo[i : i + batch]
+                    vecs = self.embedder.encode([r["text"] for r in part], batch_size=self.settings.embed_batch)
+                    self._store(np.array([r["doc_id"] for r in part], np.int64), vecs)
+                    bar.update(len(part))
+            new = len(todo)
+        n_docs = self.ws.query("SELECT count(*) AS n FROM embeddings")[0]["n"]
+        want = self._wanted_kind(n_docs)
+        indexed = self._indexed_ids()
+        if self.cpu is None or want != self.kind:
+            ids, vecs = self._stored_vectors()
+            self.cpu = self.new_faiss(want)
+            if len(ids):
+                self.cpu.add_with_ids(vecs, ids)
+        else:
+            ids, vecs = self._stored_vectors("WHERE doc_id > ?", [max(indexed) if indexed else 0])
+            if len(ids):
+                self.cpu.add_with_ids(vecs, ids)
+        self.save()
+        self._to_gpu()
+        return new
+
+    def _indexed_ids(self) -> list[int]:
+        if self.cpu is None or self.cpu.ntotal == 0:
+            return []
+        return faiss.vector_to_array(self.cpu.id_map).tolist()
+
+    def _store(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        arr = pa.FixedSizeListArray.from_arrays(pa.array(vecs.astype(np.float32).ravel()), DIM)
+        tbl = pa.table({"doc_id": pa.array(ids), "model": pa.array([MODEL_ID] * len(ids)), "vector": arr})
+        self.ws.con.register("_vecs", tbl)
+        try:
+            self.ws.con.execute("INSERT OR REPLACE INTO embeddings SELECT doc_id, model, vector FROM _vecs")
+        finally:
+            self.ws.con.unregister("_vecs")
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".faiss.tmp")
+        faiss.write_index(self.cpu, str(tmp))
+        os.replace(tmp, self.path)
+
+    # -- searching -----------------------------------------------------------------
+
+    def candidates(self, kind=None, product_id=None, customer_id=None, since=None, until=None) -> np.ndarray | None:
+        """Doc ids that pass the filters, or None when there are no filters."""
+        conds, params = [], []
+        for col, val in (("kind", kind), ("product_id", product_id), ("customer_id", customer_id)):
+            if val is not None:
+                vals = [val] if isinstance(val, str) else list(val)
+                conds.append(f"{col} IN ({', '.join('?' * len(vals))})")
+                params += vals
+        if since is not None:
+            conds.append("created_at >= ?")
+            params.append(_as_dt(since))
+        if until is not None:
+            conds.append("created_at < ?")
+            params.append(_as_dt(until))
+        if not conds:
+            return None
+        rows = self.ws.con.execute(f"SELECT doc_id FROM documents WHERE {' AND '.join(conds)}", params).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def search_vectors(self, q: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Raw FAISS search: (scores, doc_ids) arrays of shape [nq, k]; -1 ids pad."""
+        q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1, DIM)
+        if self.cpu is None or self.cpu.ntotal == 0:
+            return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+        if ids is None:
+            index = self.gpu if self.gpu is not None else self.cpu
+            if self.kind == "hnsw":
+                faiss.downcast_index(self.cpu.index).hnsw.efSearch = max(self.settings.hnsw_ef_search, k)
+            return index.search(q, k)
+        if len(ids) == 0:
+            return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+        if self.kind == "hnsw" and len(ids) <= _EXACT_FALLBACK:
+            ids_s, vecs = self._stored_vectors(f"WHERE doc_id IN (SELECT unnest(?::BIGINT[]))", [ids.tolist()])
+            scores = q @ vecs.T
+            top = np.argsort(-scores, axis=1)[:, :k]
+            return np.take_along_axis(scores, top, 1), ids_s[top]
+        sel = faiss.IDSelectorBatch(ids)
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.settings.hnsw_ef_search, k)) if self.kind == "hnsw" \
+            else faiss.SearchParameters(sel=sel)
+        return self.cpu.search(q, k, params=params)
+
+    def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
+        """Top-k documents for a text query, best first, after filters."""
+        q = self.embedder.encode([query])
+        scores, ids = self.search_vectors(q, k, self.candidates(**filters))
+        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if not pairs:
+            return []
+        rows = self.ws.query(
+            "SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents "
+            f"WHERE doc_id IN ({', '.join('?' * len(pairs))})", [i for i, _ in pairs])
+        by_id = {r["doc_id"]: r for r in rows}
+        return [Hit(score=s, **by_id[i]) for i, s in pairs if i in by_id]
+
+
+def _as_dt(v) -> datetime:
+    if isinstance(v, datetime):
+        return v
+    if isinstance(v, date):
+        return datetime(v.year, v.month, v.day)
+    return datetime.fromisoformat(str(v))

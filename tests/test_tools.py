@@ -1,0 +1,87 @@
+"""The three issue-2 tools against the real demo workspace. Bad input we tried: an unknown
+product, an unknown customer, a write statement, two statements, a file-reading table
+function, an undocumented table, a runaway query, and arguments of the wrong type."""
+
+import pytest
+
+from retrieval import Index
+from tools import REGISTRY, ToolContext, ToolError
+from workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def ctx(demo_ws, settings_factory, embedder):
+    s = settings_factory(demo_ws, sql_row_limit=50, sql_timeout_s=1.0)
+    ws = Workspace.open(demo_ws, read_only=True)
+    yield ToolContext(ws, Index.open(ws, s, embedder), s)
+    ws.close()
+
+
+def run(ctx, name, **args):
+    return REGISTRY[name].run(ctx, args)
+
+
+def test_registry_exposes_typed_tools():
+    assert set(REGISTRY) == {"search_corpus", "shop_lookup", "sql_query"}
+    for t in REGISTRY.values():
+        assert t.description and t.examples and t.schema()["type"] == "object"
+
+
+def test_customer_lookup_matches_sql(ctx):
+    truth = ctx.ws.query("SELECT count(*) AS n, round(sum(total), 2) AS s FROM orders WHERE customer_id = '42'")[0]
+    r = run(ctx, "shop_lookup", entity="customer", id=42)
+    assert r.data["orders"] == truth["n"] and r.data["total_spent"] == truth["s"]
+    assert f"placed {truth['n']} orders" in r.summary and f"${truth['s']:,.2f}" in r.summary
+    orders = run(ctx, "shop_lookup", entity="orders", id="42")
+    assert len(orders.data["recent_orders"]) == truth["n"]
+
+
+def test_product_lookup_has_review_stats(ctx):
+    pid = ctx.ws.query("SELECT product_id FROM reviews GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]["product_id"]
+    r = run(ctx, "shop_lookup", entity="product", id=pid)
+    n = ctx.ws.query("SELECT count(*) AS n FROM reviews WHERE product_id = ?", [pid])[0]["n"]
+    assert r.data["reviews"] == n and f"{n} reviews" in r.summary
+
+
+def test_unknown_ids_and_bad_arguments_give_clear_errors(ctx):
+    with pytest.raises(ToolError, match="no product with id 'nope-999'"):
+        run(ctx, "shop_lookup", entity="product", id="nope-999")
+    with pytest.raises(ToolError, match="no customer"):
+        run(ctx, "shop_lookup", entity="customer", id="99999999")
+    with pytest.raises(ToolError, match="bad argument entity"):
+        run(ctx, "shop_lookup", entity="invoice", id="1")
+
+
+def test_search_returns_citable_sources(ctx):
+    r = run(ctx, "search_corpus", query="dress sizing runs small", kind="review")
+    assert len(r.sources) == ctx.settings.top_k and r.summary.startswith("[1] (review")
+    assert all(s["kind"] == "review" and s["doc_id"] for s in r.sources)
+
+
+def test_sql_answers_aggregates(ctx):
+    r = run(ctx, "sql_query", sql="SELECT count(*) AS n FROM orders WHERE order_date >= DATE '1998-03-01' AND order_date < DATE '1998-04-01'")
+    assert r.data["rows"][0][0] == ctx.ws.query(
+        "SELECT count(*) AS n FROM orders WHERE year(order_date) = 1998 AND month(order_date) = 3")[0]["n"] > 0
+
+
+@pytest.mark.parametrize("sql, why", [
+    ("DELETE FROM orders", "only SELECT"),
+    ("DROP TABLE orders", "only SELECT"),
+    ("SELECT 1; DELETE FROM orders", "exactly one statement"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+    ("SELECT * FROM embeddings", "not allowed"),
+    ("SELECT * FROM information_schema.tables", "not allowed"),
+    ("SELECT getenv('HOME')", "getenv"),
+    ("SELEC nothing", "does not parse"),
+])
+def test_sql_guard_refuses(ctx, sql, why):
+    with pytest.raises(ToolError, match=why):
+        run(ctx, "sql_query", sql=sql)
+    assert ctx.ws.query("SELECT count(*) AS n FROM orders")[0]["n"] == 69_659  # nothing changed
+
+
+def test_sql_row_limit_and_timeout(ctx):
+    r = run(ctx, "sql_query", sql="SELECT order_id FROM orders")
+    assert len(r.data["rows"]) == 50 and r.data["truncated"]
+    with pytest.raises(ToolError, match="timeout"):
+        run(ctx, "sql_query", sql="SELECT count(*) FROM orders a, orders b, orders c WHERE a.total + b.total > c.total")

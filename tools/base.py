@@ -1,0 +1,94 @@
+"""The tool protocol: a typed function the agent can call.
+
+A tool is a function ``fn(ctx, args) -> ToolResult`` whose ``args`` is a
+pydantic model, wrapped by the :func:`tool` decorator with a name, a one-line
+description and a few example requests (the semantic router embeds those).
+It returns structured ``data``, a short text ``summary`` the generator reads,
+optional ``sources`` (citable documents) and an optional ``chart`` spec.
+
+    >>> class EchoArgs(BaseModel):
+    ...     text: str
+    >>> @tool("echo", "Repeat the text.", examples=["say hi back"])
+    ... def echo(ctx, args: EchoArgs) -> ToolResult:
+    ...     return ToolResult(data={"text": args.text}, summary=args.text)
+    >>> echo.run(None, {"text": "hi"}).summary
+    'hi'
+
+A new tool is one new file in ``tools/`` plus one line in ``tools/__init__.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool"]
+
+
+class ToolError(ValueError):
+    """A tool refused its input; the message is shown to the model and the user."""
+
+
+class ToolResult(BaseModel):
+    data: Any = None
+    summary: str = ""
+    sources: list[dict] = []
+    chart: dict | None = None
+
+
+@dataclass
+class ToolContext:
+    """What a tool may touch: the workspace, the index, the settings."""
+
+    ws: Any
+    index: Any
+    settings: Any
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    args: type[BaseModel]
+    fn: Callable[[ToolContext, BaseModel], ToolResult]
+    examples: list[str] = field(default_factory=list)
+
+    def schema(self) -> dict:
+        """JSON schema of the arguments, without pydantic's titles (smaller prompts)."""
+        s = self.args.model_json_schema()
+        _strip_titles(s)
+        s["additionalProperties"] = False
+        return s
+
+    def run(self, ctx: ToolContext, raw_args: dict) -> ToolResult:
+        try:
+            args = self.args.model_validate(raw_args or {})
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "arguments"
+            raise ToolError(f"{self.name}: bad argument {where}: {first['msg']}") from None
+        return self.fn(ctx, args)
+
+
+def _strip_titles(node: Any) -> None:
+    if isinstance(node, dict):
+        node.pop("title", None)
+        for v in node.values():
+            _strip_titles(v)
+    elif isinstance(node, list):
+        for v in node:
+            _strip_titles(v)
+
+
+def tool(name: str, description: str, examples: list[str] | None = None):
+    """Decorator: turn ``fn(ctx, args: SomeModel)`` into a :class:`Tool`."""
+
+    def wrap(fn):
+        ann = list(inspect.signature(fn).parameters.values())[1].annotation
+        args_model = fn.__globals__[ann] if isinstance(ann, str) else ann
+        return Tool(name, description, args_model, fn, list(examples or []))
+
+    return wrap

