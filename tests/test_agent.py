@@ -13,7 +13,9 @@ from agent import Agent, AgentInputError
 from evals.toolchoice import load_questions, tool_choice_accuracy
 from workspace import Workspace, ingest
 
-from .conftest import DEFAULT_MODEL
+from pulse.config import load_settings
+
+DEFAULT_MODEL = load_settings().model
 
 # Measured on the dev split with the default model (see README, "Tool choice"); a floor, not a target.
 TOOL_CHOICE_FLOOR = 0.85
