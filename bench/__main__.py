@@ -141,7 +141,7 @@ def bench_retrieval(s, sizes=(100_000, 1_000_000)) -> None:
 
     faiss.omp_set_num_threads(s.threads)
     with Workspace.open(s.workspace, read_only=True) as ws:
-        _, base = Index(ws, s, embedder=object())._stored_vectors()
+        _, base = Index.open(ws, s).stored_vectors()
     rng = np.random.default_rng(0)
     queries = base[rng.choice(len(base), 500, replace=False)] + rng.normal(0, 0.02, (500, base.shape[1])).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)

@@ -111,12 +111,18 @@ class Index:
             self._gpu_res = faiss.StandardGpuResources()
             self.gpu = faiss.index_cpu_to_gpu(self._gpu_res, 0, self.cpu)
 
-    def _stored_vectors(self, where: str = "", params: list | None = None) -> tuple[np.ndarray, np.ndarray]:
-        tbl = self.ws.con.sql(f"SELECT doc_id, vector FROM embeddings {where} ORDER BY doc_id", params=params or None).to_arrow_table()
-        ids = tbl.column("doc_id").to_numpy().astype(np.int64)
+    def stored_vectors(self, ids: np.ndarray | None = None, after: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(doc_ids, vectors [n, 384]) from the workspace, all, some ``ids``, or those ``after`` an id."""
+        where, params = "", None
+        if ids is not None:
+            where, params = "WHERE doc_id IN (SELECT unnest(?::BIGINT[]))", [np.asarray(ids).tolist()]
+        elif after is not None:
+            where, params = "WHERE doc_id > ?", [int(after)]
+        tbl = self.ws.con.sql(f"SELECT doc_id, vector FROM embeddings {where} ORDER BY doc_id", params=params).to_arrow_table()
+        doc_ids = tbl.column("doc_id").to_numpy().astype(np.int64)
         vec = tbl.column("vector").combine_chunks()
-        flat = vec.values.to_numpy(zero_copy_only=False) if len(ids) else np.zeros(0, np.float32)
-        return ids, flat.astype(np.float32).reshape(-1, DIM)
+        flat = vec.values.to_numpy(zero_copy_only=False) if len(doc_ids) else np.zeros(0, np.float32)
+        return doc_ids, flat.astype(np.float32).reshape(-1, DIM)
 
     def update(self, progress: bool = True, batch: int = 2048) -> int:
         """Embed documents that lack a vector, add them, save. Returns how many were embedded."""
@@ -138,14 +144,19 @@ class Index:
         want = self._wanted_kind(n_docs)
         indexed = self._indexed_ids()
         if self.cpu is None or want != self.kind:
-            ids, vecs = self._stored_vectors()
+            ids, vecs = self.stored_vectors()
             self.cpu = self.new_faiss(want)
             if len(ids):
                 self.cpu.add_with_ids(vecs, ids)
         else:
-            ids, vecs = self._stored_vectors("WHERE doc_id > ?", [max(indexed) if indexed else 0])
+            ids, vecs = self.stored_vectors(after=max(indexed) if indexed else 0)
             if len(ids):
                 self.cpu.add_with_ids(vecs, ids)
+            if self.kind == "flat":  # drop vectors of edited or deleted documents (HNSW cannot remove)
+                live = {r[0] for r in self.ws.con.execute("SELECT doc_id FROM embeddings").fetchall()}
+                stale = np.array([i for i in indexed if i not in live], dtype=np.int64)
+                if len(stale):
+                    self.cpu.remove_ids(stale)
         self.save()
         self._to_gpu()
         return new
@@ -203,7 +214,7 @@ class Index:
         if len(ids) == 0:
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
         if self.kind == "hnsw" and len(ids) <= _EXACT_FALLBACK:
-            ids_s, vecs = self._stored_vectors(f"WHERE doc_id IN (SELECT unnest(?::BIGINT[]))", [ids.tolist()])
+            ids_s, vecs = self.stored_vectors(ids=ids)
             scores = q @ vecs.T
             top = np.argsort(-scores, axis=1)[:, :k]
             return np.take_along_axis(scores, top, 1), ids_s[top]

@@ -53,3 +53,11 @@ def test_ask_json_has_the_documented_shape(demo_ws):
 def test_ask_rejects_a_50kb_message(demo_ws):
     r = pulse("--workspace", str(demo_ws), "--model", "smollm2-135m", "ask", "y" * 50_000)
     assert r.returncode == 2 and "limit is 4,000" in r.stderr
+
+
+def test_chat_streams_answers_and_keeps_the_session(demo_ws):
+    p = subprocess.run([sys.executable, "-m", "pulse.cli", "--workspace", str(demo_ws), "--model", "smollm2-135m", "chat"],
+                       input="hello!\n" + "z" * 5000 + "\n/quit\n", capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count("pulse> ") == 2 and "error: the message is 5,000 characters long" in p.stdout
+    assert "session " in p.stdout  # the turn summary names the session the next turn continues

@@ -38,7 +38,7 @@ def test_search_finds_sizing_reviews_with_filters(demo_ws, settings_factory, emb
 def test_exact_search_is_its_own_reference(demo_ws, settings_factory, embedder):
     with Workspace.open(demo_ws, read_only=True) as ws:
         idx = Index.open(ws, settings_factory(demo_ws), embedder)
-        ids, vecs = idx._stored_vectors()
+        ids, vecs = idx.stored_vectors()
         q = vecs[:20]
         _, got = idx.search_vectors(q, 1)
         assert (got[:, 0] == ids[:20]).all()  # each vector finds itself

@@ -37,8 +37,15 @@ def test_refresh_documents_is_idempotent_and_follows_edits(writable_ws):
         assert ws.refresh_documents() == 1
         new = ws.query("SELECT doc_id, text FROM documents WHERE kind = 'review' AND ref_id = 'wcr-1'")
         assert new[0]["doc_id"] != old[0]["doc_id"] and "seams split" in new[0]["text"]
-        # the stale embedding is gone, so the index update re-embeds exactly this one
+        # the stale embedding is gone, so the index update re-embeds exactly this one and drops the old vector
         assert ws.query("SELECT count(*) AS n FROM embeddings WHERE doc_id = ?", [old[0]["doc_id"]])[0]["n"] == 0
+        from pulse.config import load_settings
+        from retrieval import Index
+
+        idx = Index.open(ws, load_settings(workspace=writable_ws))
+        n = idx.ntotal
+        assert idx.update(progress=False) == 1
+        assert idx.ntotal == n and old[0]["doc_id"] not in idx._indexed_ids() and new[0]["doc_id"] in idx._indexed_ids()
 
 
 def test_sources_are_checksummed(tmp_path, settings_factory):
