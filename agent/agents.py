@@ -30,10 +30,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypedDict
+from typing import Annotated, Callable, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
@@ -96,13 +95,18 @@ class Agent:
     @classmethod
     def from_workspace(cls, path: str | Path | None = None, chat_model: ChatModel | None = None, **overrides) -> "Agent":
         """Open a workspace read-only, load its index, the embedder and the configured model."""
-        from retrieval import Index
+        from retrieval import Embedder, Index
         from workspace import Workspace
 
         settings = load_settings(**({"workspace": path} if path else {}), **overrides)
         ws = Workspace.open(settings.workspace, read_only=True)
-        index = Index.open(ws, settings)
+        index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
         return cls(settings, ws, index, chat_model or load_model(settings))
+
+    def warm(self) -> None:
+        """Evaluate the fixed system prompts once, so the first real turn finds them in the KV cache."""
+        for system in (self._route_prompt(), _prompt("answer")):
+            self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": "hello"}], max_tokens=1)
 
     def close(self) -> None:
         self.model.close()
@@ -130,6 +134,10 @@ class Agent:
             options.append({"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False})
         return {"anyOf": options}
 
+    def _route_prompt(self) -> str:
+        tool_lines = "\n".join(f"- {n}: {t.description}" for n, t in self.tools.items())
+        return _prompt("route").replace("{tools}", tool_lines)
+
     def _history_text(self, turns: list[Turn]) -> str:
         lines = []
         for t in turns[-_HISTORY_TURNS:]:
@@ -143,8 +151,7 @@ class Agent:
         only = self.router.confident(question) if not turns else None
         if only == "none":
             return {"tool": "none", "args": {}}, {"route_s": time.perf_counter() - t0, "router_hint": "none"}
-        tool_lines = "\n".join(f"- {n}: {t.description}" for n, t in self.tools.items())
-        system = _prompt("route").replace("{tools}", tool_lines).replace("{today}", date.today().isoformat())
+        system = self._route_prompt()
         user = question
         if turns:
             user = f"Earlier in this conversation:\n{self._history_text(turns)}\n\nLatest message: {question}"

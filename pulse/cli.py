@@ -124,7 +124,7 @@ def cmd_doctor(args) -> int:
             f = s.cache_dir / "models" / f"{s.model}.gguf"
             print(f"model file  {f} ({'present' if f.is_file() else 'missing: run pulse models pull'})")
     print(f"threads     {s.threads} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE (set by Pulse)')})")
-    print(f"embedder    {s.embedder}; index {s.index} (hnsw at >= {s.hnsw_threshold:,})")
+    print(f"embedder    {s.embedder} (corpus), {s.query_embedder} (questions); index {s.index} (hnsw at >= {s.hnsw_threshold:,})")
     print(f"workspace   {s.workspace.resolve()}")
     if (s.workspace / "pulse.duckdb").is_file():
         from workspace import Workspace
@@ -182,6 +182,8 @@ def cmd_chat(args) -> int:
 
     agent = _agent(args)
     session = args.session
+    print("warming up the model's prompt cache...", flush=True)
+    agent.warm()
     print("Pulse chat. Ask about orders, customers, products, reviews or posts. Ctrl-D or /quit to leave.")
     try:
         while True:

@@ -47,10 +47,13 @@ class Settings(BaseModel):
     max_tokens: int = Field(320, ge=16, description="Cap on an answer's length.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
 
-    embedder: Literal["sentence-transformers", "onnx-int8"] = "sentence-transformers"
+    embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
+        "sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index).")
+    query_embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
+        "onnx-int8", description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.")
     embed_batch: int = Field(64, ge=1)
     index: Literal["auto", "flat", "hnsw"] = "auto"
-    hnsw_threshold: int = Field(200_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
+    hnsw_threshold: int = Field(100_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
     hnsw_ef_search: int = Field(64, ge=1)
 
     sql_row_limit: int = Field(200, ge=1)

@@ -162,3 +162,10 @@ def test_a_grounded_answer_passes_untouched(demo_ws, settings_factory, small_age
     finally:
         a._sessions.close()
     assert r["grounded"] and r["answer"] == "Customer 42 placed 2 orders totalling $38.32." and r["timings"]["rewrites"] == 0
+
+
+def test_warm_puts_the_route_prompt_in_the_kv_cache(small_agent, small_model):
+    small_agent.warm()
+    c = small_model.complete([{"role": "system", "content": small_agent._route_prompt()},
+                              {"role": "user", "content": "hello"}], max_tokens=1)
+    assert c.timings["cached_tokens"] > 300

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from workspace import TABLES, Workspace
+from workspace import Workspace
 from workspace.demo import load_frames
 
 

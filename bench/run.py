@@ -1,0 +1,200 @@
+"""Pulse benchmarks: ``make bench`` (or ``python -m bench [SECTION ...]``) prints one table.
+
+Sections, each with the reference it is compared against in the same run:
+
+* ``generator``: prefill and decode tok/s through Pulse's client path vs the raw
+  llama.cpp runtime (its own timings, in-process call) on the same GGUF.
+* ``embed``: texts/s of sentence-transformers fp32 vs the int8 ONNX MiniLM, on
+  real reviews, with their cosine agreement.
+* ``turns``: turn latency p50/p95 (first token and full answer) over the dev and
+  test tool-choice questions, tool-choice accuracy, and the agent's peak RSS.
+* ``retrieval``: p50 latency and recall@10 of HNSW vs exact search at 100k and
+  1M vectors: real MiniLM vectors of the demo corpus, tiled with small noise
+  (never uniform random vectors).
+
+Run it alone: on 2 cores anything else running skews every number.
+Needs the demo workspace (``make demo``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from pulse.config import load_settings
+
+ROWS: list[tuple[str, str, str, str]] = []  # (section, metric, pulse, reference)
+
+
+def row(section, metric, value, ref=""):
+    ROWS.append((section, metric, value, ref))
+    print(f"  {section:10} {metric:46} {value:>18} {ref:>22}", flush=True)
+
+
+def _prompt_300() -> list[dict]:
+    text = ("Summarise these customer reviews of a dress in two sentences. " +
+            " ".join(["The fabric is soft but the sizing runs small, so order one size up; the colour is lovely."] * 14))
+    return [{"role": "user", "content": text}]
+
+
+def bench_generator(s) -> None:
+    from agent.models import LlamaCppModel
+    from agent.packs import resolve_model
+
+    path = resolve_model(s.model, s.cache_dir)
+    m = LlamaCppModel(str(path), threads=s.threads, n_ctx=4096, n_parallel=1)
+    msgs = _prompt_300()
+    raw_pre, raw_dec, cli_pre, cli_dec = [], [], [], []
+    for _ in range(3):
+        # raw runtime: in-process call, llama.cpp's own timings, no prompt cache
+        r = m.server.handle_chat_completions({"messages": msgs, "max_tokens": 64, "temperature": 0, "cache_prompt": False,
+                                              "ignore_eos": True})
+        t = r["timings"]
+        raw_pre.append(t["prompt_per_second"])
+        raw_dec.append(t["predicted_per_second"])
+        # Pulse: OpenAI client over loopback HTTP, streaming, timed by the client
+        t0 = time.perf_counter()
+        first = []
+        c = m.client.chat.completions.create(model="x", messages=msgs, max_tokens=64, temperature=0, stream=True,
+                                             stream_options={"include_usage": True}, extra_body={"cache_prompt": False, "ignore_eos": True})
+        n_out, n_in = 0, 0
+        for ch in c:
+            if ch.choices and ch.choices[0].delta.content:
+                if not first:
+                    first.append(time.perf_counter() - t0)
+            if ch.usage:
+                n_out, n_in = ch.usage.completion_tokens, ch.usage.prompt_tokens
+        total = time.perf_counter() - t0
+        cli_pre.append(n_in / first[0])
+        cli_dec.append((n_out - 1) / (total - first[0]))
+    rp, rd, cp, cd = (statistics.median(x) for x in (raw_pre, raw_dec, cli_pre, cli_dec))
+    row("generator", f"{s.model}: prefill tok/s ({n_in}-token prompt)", f"{cp:.1f} ({cp / rp:.0%})", f"raw llama.cpp {rp:.1f}")
+    row("generator", f"{s.model}: decode tok/s", f"{cd:.1f} ({cd / rd:.0%})", f"raw llama.cpp {rd:.1f}")
+    m.close()
+
+
+def bench_embed(s) -> None:
+    from retrieval import Embedder
+    from workspace import Workspace
+
+    with Workspace.open(s.workspace, read_only=True) as ws:
+        texts = [r["text"] for r in ws.query("SELECT text FROM documents WHERE kind = 'review' ORDER BY doc_id LIMIT 1000")]
+    st = Embedder.load("sentence-transformers", threads=s.threads)
+    ox = Embedder.load("onnx-int8", threads=s.threads)
+    st.encode(texts[:32]), ox.encode(texts[:32])
+    t0 = time.perf_counter(); a = st.encode(texts, batch_size=64); t_st = time.perf_counter() - t0
+    t0 = time.perf_counter(); b = ox.encode(texts); t_ox = time.perf_counter() - t0
+    cos = (a * b).sum(1)
+    row("embed", "sentence-transformers fp32 texts/s (1,000 reviews)", f"{len(texts) / t_st:.1f}", "reference")
+    row("embed", "onnx-int8 texts/s", f"{len(texts) / t_ox:.1f} ({t_st / t_ox:.2f}x)", f"cos min {cos.min():.4f}")
+
+
+def _turns_child(q, settings_kw):
+    from agent import Agent
+    from evals.toolchoice import load_questions
+
+    a = Agent.from_workspace(**settings_kw)
+    a.ask("hello")  # warm the prompt caches, as a running server would be
+    out = []
+    for split in ("dev", "test"):
+        for item in load_questions(split):
+            r = a.ask(item["q"])
+            chosen = r["tool_calls"][0]["name"] if r["tool_calls"] else "none"
+            out.append({"split": split, "ok": chosen == item["tool"], "first": r["timings"]["first_token_s"],
+                        "total": r["timings"]["total_s"], "tool": chosen != "none"})
+    q.put({"rows": out, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def bench_turns(s) -> None:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_turns_child, args=(q, {"path": s.workspace, "model": s.model}))
+    p.start()
+    res = q.get()
+    p.join()
+    rows = res["rows"]
+    tool_rows = [r for r in rows if r["tool"]]
+
+    def pct(xs, p):
+        xs = sorted(x for x in xs if x is not None)
+        return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
+
+    for split in ("dev", "test"):
+        rs = [r for r in rows if r["split"] == split]
+        row("turns", f"{s.model}: tool-choice accuracy, {split} ({len(rs)} q)", f"{sum(r['ok'] for r in rs) / len(rs):.2f}", "")
+    row("turns", "first token p50 / p95 (s), tool-using turns", f"{pct([r['first'] for r in tool_rows], 50):.1f} / {pct([r['first'] for r in tool_rows], 95):.1f}", "")
+    row("turns", "full answer p50 / p95 (s), tool-using turns", f"{pct([r['total'] for r in tool_rows], 50):.1f} / {pct([r['total'] for r in tool_rows], 95):.1f}", "target p50 <= 5 s")
+    row("turns", "agent peak RSS (MB)", f"{res['rss_mb']:.0f}", "target <= 2048")
+
+
+def bench_retrieval(s, sizes=(100_000, 1_000_000)) -> None:
+    import faiss
+
+    from retrieval import Index
+    from workspace import Workspace
+
+    faiss.omp_set_num_threads(s.threads)
+    with Workspace.open(s.workspace, read_only=True) as ws:
+        _, base = Index.open(ws, s).stored_vectors()
+    rng = np.random.default_rng(0)
+    queries = base[rng.choice(len(base), 500, replace=False)] + rng.normal(0, 0.02, (500, base.shape[1])).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    for n in sizes:
+        reps = -(-n // len(base))
+        x = np.concatenate([base + rng.normal(0, 0.03, base.shape).astype(np.float32) for _ in range(reps)])[:n]
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        flat = faiss.IndexFlatIP(x.shape[1]); flat.add(x)
+        _, truth = flat.search(queries, 10)
+        ms, _ = _probe(flat, queries[:100], truth[:100])
+        row("retrieval", f"{n:,} vectors: exact (flat) p50 ms, recall@10", f"{ms:.2f} ms, 1.000", "reference")
+        t0 = time.perf_counter()
+        h = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT); h.hnsw.efConstruction = 40; h.add(x)
+        build = time.perf_counter() - t0
+        for ef in (64, 128):
+            h.hnsw.efSearch = ef
+            ms, rec = _probe(h, queries, truth)
+            row("retrieval", f"{n:,} vectors: HNSW M32 ef{ef} p50 ms, recall@10", f"{ms:.2f} ms, {rec:.3f}", f"build {build:.0f} s")
+        del h
+        t0 = time.perf_counter()
+        nlist = 1024 if n <= 200_000 else 4096
+        ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf.train(x[rng.choice(n, min(n, 64 * nlist), replace=False)]); ivf.add(x)
+        build = time.perf_counter() - t0
+        for nprobe in (16, 64):
+            ivf.nprobe = nprobe
+            ms, rec = _probe(ivf, queries, truth)
+            row("retrieval", f"{n:,} vectors: IVF{nlist} nprobe{nprobe} p50 ms, recall@10", f"{ms:.2f} ms, {rec:.3f}", f"build {build:.0f} s")
+        del x, flat, ivf
+
+
+def _probe(index, queries, truth, k=10, timed=200) -> tuple[float, float]:
+    """(p50 ms of one-query searches, recall@k against ``truth``)."""
+    _, got = index.search(queries, k)
+    rec = float(np.mean([len(set(got[i]) & set(truth[i])) / k for i in range(len(queries))]))
+    t = []
+    for qv in queries[:timed]:
+        t0 = time.perf_counter()
+        index.search(qv[None], k)
+        t.append(time.perf_counter() - t0)
+    return statistics.median(t) * 1e3, rec
+
+
+SECTIONS = {"generator": bench_generator, "embed": bench_embed, "turns": bench_turns, "retrieval": bench_retrieval}
+
+
+def main(argv: list[str]) -> int:
+    s = load_settings()
+    names = argv or list(SECTIONS)
+    print(f"Pulse bench: model {s.model}, {s.threads} threads, workspace {s.workspace}")
+    print(f"  {'section':10} {'metric':46} {'pulse':>18} {'reference':>22}")
+    for n in names:
+        SECTIONS[n](s)
+    print("\n| section | metric | Pulse | reference |\n|---|---|---|---|")
+    for r in ROWS:
+        print("| " + " | ".join(r) + " |")
+    return 0
+
