@@ -152,25 +152,30 @@ def cmd_ask(args) -> int:
 
     agent = _agent(args)
     try:
-        stream = None if args.json else (lambda t: print(t, end="", flush=True))
+        pieces: list[str] = []
+
+        def stream(t):
+            pieces.append(t)
+            print(t, end="", flush=True)
+
         try:
-            r = agent.ask(args.question, session_id=args.session, on_token=stream)
+            r = agent.ask(args.question, session_id=args.session, on_token=None if args.json else stream)
         except AgentInputError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if args.json:
             _print_json({k: r[k] for k in ("answer", "tool_calls", "sources", "timings", "session_id", "grounded")})
         else:
-            _print_answer_tail(r)
+            _print_answer_tail(r, "".join(pieces))
     finally:
         agent.close()
     return 0
 
 
-def _print_answer_tail(r) -> None:
+def _print_answer_tail(r, streamed: str) -> None:
     print()
-    if r["answer"] and r["timings"].get("rewrites") or not r["grounded"]:
-        print(f"\n{r['answer']}")  # the streamed draft was replaced
+    if streamed.strip() != r["answer"].strip():  # checks changed the streamed draft: show the final answer
+        print(f"\n(checked) {r['answer']}")
     for s in r["sources"][:5]:
         print(f"  [{s['n']}] {s['kind']} {s['ref_id']}: {s['text'][:100]}")
     tools = ", ".join(c["name"] for c in r["tool_calls"]) or "no tool"
@@ -197,13 +202,14 @@ def cmd_chat(args) -> int:
             if not q:
                 continue
             print("pulse> ", end="", flush=True)
+            pieces: list[str] = []
             try:
-                r = agent.ask(q, session_id=session, on_token=lambda t: print(t, end="", flush=True))
+                r = agent.ask(q, session_id=session, on_token=lambda t: (pieces.append(t), print(t, end="", flush=True)))
             except AgentInputError as e:
                 print(f"error: {e}")
                 continue
             session = r["session_id"]
-            _print_answer_tail(r)
+            _print_answer_tail(r, "".join(pieces))
     finally:
         agent.close()
     return 0
