@@ -8,7 +8,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install models demo run chat test bench clean
+.PHONY: install models demo train run chat test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ demo-workspace/index.faiss: | install
 
 demo: demo-workspace/index.faiss
 
-run: models demo
+demo-workspace/models/sentiment.json: demo-workspace/index.faiss
+	$(PULSE) train
+
+train: demo-workspace/models/sentiment.json
+
+run: models train
 	$(PULSE) chat
 
 chat: run
@@ -35,7 +40,7 @@ chat: run
 test: models
 	$(PY) -m pytest -q
 
-bench: models demo
+bench: models train
 	$(PY) -m bench
 
 clean:

@@ -2,5 +2,6 @@
 
 from .agents import Agent, AgentInputError
 from .models import ChatModel, Completion, load_model
+from .toolbox import Toolbox
 
-__all__ = ["Agent", "AgentInputError", "ChatModel", "Completion", "load_model"]
+__all__ = ["Agent", "AgentInputError", "ChatModel", "Completion", "Toolbox", "load_model"]

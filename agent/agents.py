@@ -40,7 +40,7 @@ from langgraph.graph import END, START, StateGraph
 from pulse.config import Settings, load_settings
 from tools import REGISTRY, ToolContext, ToolError
 
-from .grounding import cited, fix_citations, ungrounded_numbers
+from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
 from .models import ChatModel, load_model
 from .router import SemanticRouter
 
@@ -68,6 +68,7 @@ class Turn(TypedDict):
 class State(TypedDict, total=False):
     turns: Annotated[list[Turn], operator.add]  # the session's memory
     question: str
+    forced: dict | None  # a plan given by the caller (``ask(tool=...)``): routing is skipped
     plan: dict
     tool_calls: list[dict]
     sources: list[dict]
@@ -164,9 +165,25 @@ class Agent:
         if plan.get("tool") not in (*self.tools, "none"):
             plan = {"tool": "none", "error": f"unknown tool {plan.get('tool')!r}"}
         plan.setdefault("args", {})
+        if plan["tool"] != "none":
+            plan["args"] = self._drop_invented(plan["tool"], plan["args"], user)
         return plan, {"route_s": time.perf_counter() - t0, "router_hint": only}
 
+    def _drop_invented(self, tool: str, args: dict, said: str) -> dict:
+        """Drop optional ids and texts the user never wrote: small models fill optional fields with inventions."""
+        required = set(self.tools[tool].schema().get("required", []))
+        said = said.lower()
+        keep = {}
+        for k, v in (args or {}).items():
+            verbatim = k == "text" or k == "id" or k.endswith("_id")
+            if verbatim and k not in required and isinstance(v, str) and v.strip().lower().lstrip("#") not in said:
+                continue
+            keep[k] = v
+        return keep
+
     def _route(self, state: State) -> dict:
+        if state.get("forced"):
+            return {"plan": state["forced"], "timings": {"route_s": 0.0, "router_hint": "forced"}, "tool_calls": [], "sources": []}
         plan, timings = self.choose(state["question"], state.get("turns") or [])
         return {"plan": plan, "timings": {**timings}, "tool_calls": [], "sources": []}
 
@@ -202,7 +219,7 @@ class Agent:
         if calls:
             c = calls[0]
             body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
-            system = _prompt("answer")
+            system = _prompt(self.tools[c["name"]].answer_prompt)
             user = f"Question: {question}\n\nTool {c['name']} returned:\n<results>\n{body}\n</results>"
             if state.get("turns"):
                 user = f"Earlier in this conversation:\n{self._history_text(state['turns'])}\n\n" + user
@@ -213,19 +230,24 @@ class Agent:
                                    on_token=self._on_token)
         answer = comp.text.strip()
         evidence = self._evidence(state)
-        bad = ungrounded_numbers(answer, evidence)
+        confirmed = [state["question"]] + [confirmed_facts(c["result"]["data"]) for c in calls if c.get("result")]
+        bad, promises = ungrounded_numbers(answer, evidence), unconfirmed_promises(answer, confirmed)
         rewrites = 0
-        if bad:
+        if bad or promises:
             rewrites = 1
+            problems = ([f"these numbers are not in the tool results: {', '.join(bad)}"] if bad else []) + \
+                ([f"it promises {', '.join(promises)}, which no fact confirms"] if promises else [])
             fix = messages + [{"role": "assistant", "content": answer}, {"role": "user", "content":
-                  f"These numbers are not in the tool results: {', '.join(bad)}. Rewrite the answer using only numbers from the results."}]
+                  f"Rewrite it: {'; '.join(problems)}. Use only what the results say."}]
             answer = self.model.complete(fix, max_tokens=self.settings.max_tokens, temperature=0.0).text.strip()
-            bad = ungrounded_numbers(answer, evidence)
-        grounded = not bad
-        if bad:
+            bad, promises = ungrounded_numbers(answer, evidence), unconfirmed_promises(answer, confirmed)
+        grounded = not bad and not promises
+        if not grounded:
             found = calls[0]["result"]["summary"] if calls and calls[0].get("result") else "no data"
-            answer = ("I could not ground a written answer in the data (it stated figures no tool returned: "
-                      f"{', '.join(bad)}). Here is what the tools found:\n{found[:1500]}")
+            what = (f"figures no tool returned: {', '.join(bad)}" if bad else "") + ("; " if bad and promises else "") + \
+                (f"promises no fact confirms: {', '.join(promises)}" if promises else "")
+            answer = (f"I could not ground a written answer in the data (it stated {what}). "
+                      f"Here is what the tools found:\n{found[:1500]}")
         sources = state.get("sources") or []
         answer = fix_citations(answer, len(sources))
         if sources and not cited(answer):
@@ -240,8 +262,12 @@ class Agent:
 
     # -- the public entry point ----------------------------------------------------------
 
-    def ask(self, question: str, session_id: str | None = None, on_token: Callable[[str], None] | None = None) -> dict:
-        """Answer one message. Returns ``{answer, tool_calls, sources, timings, session_id, grounded}``."""
+    def ask(self, question: str, session_id: str | None = None, on_token: Callable[[str], None] | None = None,
+            tool: tuple[str, dict] | None = None) -> dict:
+        """Answer one message. Returns ``{answer, tool_calls, charts, sources, timings, session_id, grounded}``.
+
+        ``tool=(name, args)`` skips routing and calls that tool (``pulse reply`` does this).
+        """
         question = (question or "").strip()
         if not question:
             raise AgentInputError("the message is empty")
@@ -261,13 +287,17 @@ class Agent:
         with self._lock:  # one local generator: turns queue
             self._on_token = tap
             try:
-                out = self.graph.invoke({"question": question}, {"configurable": {"thread_id": session_id}})
+                forced = {"tool": tool[0], "args": tool[1]} if tool else None
+                if forced and forced["tool"] not in self.tools:
+                    raise AgentInputError(f"no tool {tool[0]!r}")
+                out = self.graph.invoke({"question": question, "forced": forced}, {"configurable": {"thread_id": session_id}})
             finally:
                 self._on_token = None
         timings = {**out.get("timings", {}), "first_token_s": first[0] if first else None, "total_s": time.perf_counter() - t0}
         return {
             "answer": out["answer"],
-            "tool_calls": [{k: c[k] for k in ("name", "args", "result", "error")} for c in out.get("tool_calls") or []],
+            "tool_calls": [{k: c[k] for k in ("name", "args", "result", "error", "duration_s")} for c in out.get("tool_calls") or []],
+            "charts": [c["result"]["chart"] for c in out.get("tool_calls") or [] if c.get("result") and c["result"].get("chart")],
             "sources": [{"n": i, **s} for i, s in enumerate(out.get("sources") or [], start=1)],
             "timings": timings,
             "session_id": session_id,

@@ -11,6 +11,13 @@ it is written with (``4.2`` matches ``4.19``). Citation markers ``[n]`` and
 list numbering are not claims. Dates count through their parts (``1998-03``
 grounds ``1998`` and ``3``).
 
+Promises are checked the same way: :func:`unconfirmed_promises` finds
+commitments (refund, replacement, discount, delivery dates, ...) that no
+confirmed fact mentions.
+
+    >>> unconfirmed_promises("We will refund you in full.", ["status: delivered"])
+    ['refund']
+
 Also here: :func:`fix_citations` drops markers that point at no source.
 What it leaves out: checking claims that are not numbers (that needs an NLI
 model, which cannot be had offline here).
@@ -20,7 +27,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["extract_numbers", "ungrounded_numbers", "fix_citations", "cited"]
+__all__ = ["extract_numbers", "ungrounded_numbers", "unconfirmed_promises", "confirmed_facts", "fix_citations", "cited"]
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _LIST = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
@@ -83,3 +90,31 @@ def cited(answer: str) -> list[int]:
         if n not in seen:
             seen.append(n)
     return seen
+
+
+#: Commitments a reply must not make unless a fact confirms them: (name, pattern).
+PROMISES = [
+    ("refund", r"\brefund|\breimburs|money back"),
+    ("replacement", r"\breplac(?:e|ement)\b|\bexchange\b"),
+    ("discount", r"\bdiscount|\bcoupon|\bvoucher|\bpromo code|% off\b"),
+    ("credit", r"\bstore credit|\baccount credit|\bcredit (?:you|your)"),
+    ("free", r"\bfree (?:of charge|shipping|return|gift|item|replacement)"),
+    ("compensation", r"\bcompensat"),
+    ("delivery date", r"\b(?:arrive|deliver(?:ed)?|ship(?:ped)?) (?:by|on|within|tomorrow|today|next)\b"),
+]
+
+
+def confirmed_facts(data) -> str:
+    """Tool data as text, without quoted free text (``text``, ``title``): what a customer wrote confirms nothing."""
+    if isinstance(data, dict):
+        return " ".join(confirmed_facts(v) for k, v in data.items() if k not in ("text", "title"))
+    if isinstance(data, list):
+        return " ".join(confirmed_facts(v) for v in data)
+    return "" if data is None else str(data)
+
+
+def unconfirmed_promises(answer: str, confirmed: list[str]) -> list[str]:
+    """Names of commitments in ``answer`` whose pattern no confirmed fact matches."""
+    facts = " ".join(confirmed).lower()
+    return [name for name, pat in PROMISES
+            if re.search(pat, answer, re.I) and not re.search(pat, facts, re.I)]

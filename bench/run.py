@@ -11,6 +11,10 @@ Sections, each with the reference it is compared against in the same run:
 * ``retrieval``: p50 latency and recall@10 of HNSW vs exact search at 100k and
   1M vectors: real MiniLM vectors of the demo corpus, tiled with small noise
   (never uniform random vectors).
+* ``analytics``: throughput and fit times of the analytics models on the demo
+  data, each beside its baseline in the same run: sentiment texts/s (stored
+  embeddings, and with embedding) vs VADER alone; topics on 20k texts vs LDA;
+  ALS fit on 100k ratings; 1,000 forecast series; churn fit.
 
 Run it alone: on 2 cores anything else running skews every number.
 Needs the demo workspace (``make demo``).
@@ -183,7 +187,65 @@ def _probe(index, queries, truth, k=10, timed=200) -> tuple[float, float]:
     return statistics.median(t) * 1e3, rec
 
 
-SECTIONS = {"generator": bench_generator, "embed": bench_embed, "turns": bench_turns, "retrieval": bench_retrieval}
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def bench_analytics(s) -> None:
+    import pandas as pd
+
+    from retrieval import Embedder, Index
+    from tools.forecast import forecast_many
+    from tools.recommend import Recommender, interactions
+    from tools.sentiment import SentimentModel, vader_label
+    from tools.topics import fit_topics, lda_baseline
+    from workspace import Workspace
+
+    with Workspace.open(s.workspace, read_only=True) as ws:
+        index = Index.open(ws, s)
+        docs = ws.con.sql("SELECT doc_id, text FROM documents WHERE kind IN ('review', 'post') ORDER BY hash(doc_id) LIMIT 20000").df()
+        ids, vecs = index.stored_vectors(ids=docs["doc_id"].to_numpy())
+        texts = docs.set_index("doc_id").loc[ids, "text"].tolist()
+        model = SentimentModel.load(s.workspace)
+        n = 10_000
+        _, t_p = _timed(lambda: model.proba(vecs[:n], texts[:n]))
+        _, t_v = _timed(lambda: vader_label(texts[:n]))
+        row("analytics", f"sentiment texts/s, stored embeddings ({n:,} docs)", f"{n / t_p:,.0f}", f"VADER alone {n / t_v:,.0f}/s")
+        emb = Embedder.load(s.query_embedder, threads=s.threads)
+        m = 500
+        _, t_e = _timed(lambda: model.predict(texts[:m], emb))
+        row("analytics", f"sentiment texts/s incl. {s.query_embedder} embedding", f"{m / t_e:,.1f}", "")
+        tm, t_t = _timed(lambda: fit_topics(texts, vecs))
+        _, t_l = _timed(lambda: lda_baseline(texts, len(tm.topics)))
+        row("analytics", f"topics fit, {len(texts):,} texts (s)", f"{t_t:.1f}", f"LDA {t_l:.1f} s; target <= 120")
+        inter = interactions(ws)
+        _, t_r = _timed(lambda: Recommender().fit(inter, threads=s.threads))
+        row("analytics", f"ALS fit, {len(inter):,} interactions (s)", f"{t_r:.2f}", "target <= 10")
+        weekly = ws.con.sql("SELECT customer_id, date_trunc('week', order_date) AS ds, count(*) AS y FROM orders GROUP BY ALL").df()
+    # 1,000 real-derived weekly series: each the orders of a random 2% of CDNOW customers
+    rng = np.random.default_rng(0)
+    custs = weekly["customer_id"].unique()
+    weeks = pd.date_range(weekly["ds"].min(), weekly["ds"].max(), freq="W-MON")
+    panel = []
+    for i in range(1000):
+        pick = set(rng.choice(custs, len(custs) // 50, replace=False))
+        part = weekly[weekly["customer_id"].isin(pick)].groupby("ds")["y"].sum().reindex(weeks, fill_value=0)
+        panel.append(pd.DataFrame({"unique_id": f"s{i}", "ds": weeks, "y": part.to_numpy(float)}))
+    panel = pd.concat(panel, ignore_index=True)
+    forecast_many(panel[panel["unique_id"].isin(["s0", "s1"])], 13, "W")  # numba compile, not timed
+    r, t_f = _timed(lambda: forecast_many(panel, 13, "W", n_jobs=s.threads))
+    row("analytics", "forecast 1,000 weekly series, h=13, with backtest (s)", f"{t_f:.1f}", "target <= 30")
+    from tools.customers import train_churn
+
+    with Workspace.open(s.workspace, read_only=True) as ws:
+        _, t_c = _timed(lambda: train_churn(ws, save=False))
+    row("analytics", "churn fit + eval, 23,570 customers (s)", f"{t_c:.1f}", "")
+
+
+SECTIONS = {"generator": bench_generator, "embed": bench_embed, "turns": bench_turns, "retrieval": bench_retrieval,
+            "analytics": bench_analytics}
 
 
 def main(argv: list[str]) -> int:

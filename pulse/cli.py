@@ -7,6 +7,20 @@
     pulse doctor                                versions, model, runtime, threads, workspace stats
     pulse ask "question" [--session ID] [--json]
     pulse chat [--session ID]                   interactive, streaming
+    pulse train [--steps sentiment,recommender,churn,topics,forecast]
+    pulse sentiment --text "..." | --file texts.txt | [--query Q --by week]
+    pulse topics [--query Q] [--kind review] [--since D] [--n 8]
+    pulse entities [--query Q] [--kind post]
+    pulse recommend --user ID | --item ID | --users-file F [--k 10]
+    pulse forecast [--csv FILE] [--metric revenue] --horizon "next quarter" [--freq W] [--plot out.png]
+    pulse customer ID
+    pulse reviews PRODUCT_ID
+    pulse alerts [--since D] [--until D]
+    pulse reply --review ID | --post ID [--order ID]
+    pulse eval --components
+
+Analytics commands print a summary, or everything with ``--json``; ``--plot FILE``
+saves the chart as a PNG where the result has one.
 
 Global options (``--workspace``, ``--model``, ``--backend``, ``--threads``) override
 ``pulse.toml`` and ``PULSE_*`` variables (see pulse/config.py). Heavy libraries are
@@ -215,6 +229,208 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def _toolbox(args):
+    from agent import Toolbox
+
+    return Toolbox.open(_settings(args))
+
+
+def _emit(args, result) -> int:
+    """Print a ToolResult (summary or JSON) and save its chart if asked."""
+    if args.json:
+        _print_json({"data": result.data, "summary": result.summary, "sources": result.sources, "chart": result.chart})
+    else:
+        print(result.summary)
+    if getattr(args, "plot", None):
+        if result.chart is None:
+            print("(this result has no chart)", file=sys.stderr)
+        else:
+            from .charts import render_chart
+
+            print(f"chart saved to {render_chart(result.chart, Path(args.plot))}", file=sys.stderr)
+    return 0
+
+
+def _run_tool(args, name: str, tool_args: dict) -> int:
+    from tools import ToolError
+    from workspace.artifacts import ArtifactMissing
+
+    try:
+        with _toolbox(args) as tb:
+            return _emit(args, tb.call(name, {k: v for k, v in tool_args.items() if v is not None}))
+    except (ToolError, ArtifactMissing, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def cmd_train(args) -> int:
+    from retrieval import Embedder, Index
+    from tools.train import STEPS, train_all
+    from workspace import Workspace
+
+    s = _settings(args)
+    steps = args.steps.split(",") if args.steps else list(STEPS)
+    bad = [x for x in steps if x not in STEPS]
+    if bad:
+        print(f"error: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}", file=sys.stderr)
+        return 2
+    embedder = Embedder.load(s.embedder, threads=s.threads) if "sentiment" in steps else None
+    with Workspace.open(s.workspace) as ws:
+        cards = train_all(ws, Index.open(ws, s, embedder), s, embedder, steps=steps, sample=args.sample)
+    if args.json:
+        _print_json(cards)
+    else:
+        from evals.components import component_rows, format_table
+
+        print(format_table(component_rows(s.workspace)))
+    return 0 if not any("skipped" in c for c in cards.values()) else 1
+
+
+def cmd_sentiment(args) -> int:
+    if args.text is None and args.file is None:
+        return _run_tool(args, "sentiment", {"query": args.query, "kind": args.kind, "product_id": args.product,
+                                             "since": args.since, "until": args.until, "by": args.by})
+    from retrieval import Embedder
+    from tools.sentiment import SentimentModel
+    from workspace.artifacts import ArtifactMissing
+
+    s = _settings(args)
+    texts = [args.text] if args.text is not None else [t for t in Path(args.file).read_text().splitlines() if t.strip()]
+    if not texts or not any(t.strip() for t in texts):
+        print("error: no text to score", file=sys.stderr)
+        return 2
+    try:
+        model = SentimentModel.load(s.workspace)
+    except ArtifactMissing as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    rows = model.predict(texts, Embedder.load(s.query_embedder, threads=s.threads))
+    if args.json:
+        _print_json([{"text": t, **r} for t, r in zip(texts, rows)])
+    else:
+        for t, r in zip(texts, rows):
+            print(f"{r['label']:8} {r['score']:+.2f}  {t[:100]}")
+    return 0
+
+
+def cmd_topics(args) -> int:
+    return _run_tool(args, "topics", {"query": args.query, "kind": args.kind, "product_id": args.product,
+                                      "since": args.since, "until": args.until, "n_topics": args.n})
+
+
+def cmd_entities(args) -> int:
+    return _run_tool(args, "entities", {"query": args.query, "kind": args.kind, "product_id": args.product,
+                                        "since": args.since, "until": args.until})
+
+
+def cmd_recommend(args) -> int:
+    if args.users_file:
+        from tools.recommend import Recommender
+        from workspace.artifacts import ArtifactMissing
+
+        s = _settings(args)
+        try:
+            rec = Recommender.load(s.workspace)
+        except ArtifactMissing as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        users = [u.strip() for u in Path(args.users_file).read_text().splitlines() if u.strip()]
+        out = {u: [r["item_id"] for r in rec.for_user(u, args.k)] for u in users}
+        if args.json:
+            _print_json(out)
+        else:
+            for u, items in out.items():
+                print(f"{u}\t{' '.join(items)}")
+        return 0
+    if not args.user and not args.item:
+        print("error: give --user ID, --item ID or --users-file FILE", file=sys.stderr)
+        return 2
+    return _run_tool(args, "recommend", {"user_id": args.user, "item_id": args.item, "k": args.k})
+
+
+def cmd_forecast(args) -> int:
+    if not args.csv:
+        return _run_tool(args, "forecast", {"metric": args.metric, "horizon": args.horizon, "freq": args.freq,
+                                            "product_id": args.product, "category": args.category})
+    from tools import ToolResult
+    from tools.forecast import ForecastError, describe, forecast_series, parse_horizon, read_series_csv
+
+    try:
+        h = parse_horizon(args.horizon, args.freq)
+        series = read_series_csv(args.csv, args.freq, args.date_col, args.value_col, fill_gaps=args.fill_gaps)
+        r = forecast_series(series, h, args.freq, name=Path(args.csv).stem)
+    except (ForecastError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    chart = r.pop("chart")
+    return _emit(args, ToolResult(data=r, summary=describe(r), chart=chart))
+
+
+def cmd_customer(args) -> int:
+    return _run_tool(args, "customer_profile", {"customer_id": args.id})
+
+
+def cmd_reviews(args) -> int:
+    return _run_tool(args, "review_analysis", {"product_id": args.product_id})
+
+
+def cmd_alerts(args) -> int:
+    return _run_tool(args, "alerts", {"since": args.since, "until": args.until, "limit": args.limit})
+
+
+def cmd_reply(args) -> int:
+    if not args.review and not args.post:
+        print("error: give --review ID or --post ID", file=sys.stderr)
+        return 2
+    kind, ref = ("review", args.review) if args.review else ("post", args.post)
+    agent = _agent(args)
+    try:
+        r = agent.ask(f"Draft a reply to {kind} {ref}", tool=("draft_reply", {"kind": kind, "id": ref, "order_id": args.order}))
+    finally:
+        agent.close()
+    if args.json:
+        _print_json({k: r[k] for k in ("answer", "tool_calls", "grounded")})
+    else:
+        print(r["answer"])
+        if not r["grounded"]:
+            print("(the draft failed the grounding check; the facts are shown instead)", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    if not args.components:
+        print("error: only --components is available for now", file=sys.stderr)
+        return 2
+    from evals.components import component_rows, format_table
+    from workspace.artifacts import ArtifactMissing
+
+    s = _settings(args)
+    try:
+        rows = component_rows(s.workspace)
+    except ArtifactMissing as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(rows)
+    else:
+        print(format_table(rows))
+    return 0
+
+
+def _slice_args(p) -> None:
+    p.add_argument("--query", help="focus on documents about this subject")
+    p.add_argument("--kind", choices=["any", "review", "post", "product"], default="any")
+    p.add_argument("--product", help="only documents about this product id")
+    p.add_argument("--since", help="from this date (YYYY-MM-DD)")
+    p.add_argument("--until", help="before this date (YYYY-MM-DD)")
+
+
+def _out_args(p, plot: bool = True) -> None:
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    if plot:
+        p.add_argument("--plot", metavar="PNG", help="save the chart to this PNG file")
+
+
 def _parser() -> argparse.ArgumentParser:
     from workspace.ingest import KINDS
 
@@ -255,6 +471,81 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="interactive chat in the terminal")
     c.add_argument("--session")
     c.set_defaults(fn=cmd_chat)
+
+    t = sub.add_parser("train", help="fit sentiment, recommender and churn; evaluate topics and forecasts")
+    t.add_argument("--steps", help="comma-separated subset of sentiment,recommender,churn,topics,forecast")
+    t.add_argument("--sample", type=int, help="cap rows per source (quick runs)")
+    _out_args(t, plot=False)
+    t.set_defaults(fn=cmd_train)
+
+    se = sub.add_parser("sentiment", help="score texts, or measure sentiment of workspace documents")
+    se.add_argument("--text", help="score this text")
+    se.add_argument("--file", help="score each line of this file")
+    se.add_argument("--by", choices=["none", "day", "week", "month", "product", "customer"], default="none")
+    _slice_args(se)
+    _out_args(se)
+    se.set_defaults(fn=cmd_sentiment)
+
+    to = sub.add_parser("topics", help="topics of a slice of reviews/posts")
+    _slice_args(to)
+    to.add_argument("--n", type=int, help="number of topics (default: automatic)")
+    _out_args(to)
+    to.set_defaults(fn=cmd_topics)
+
+    en = sub.add_parser("entities", help="hashtags, mentions, products and named entities in a slice")
+    _slice_args(en)
+    _out_args(en)
+    en.set_defaults(fn=cmd_entities)
+
+    r = sub.add_parser("recommend", help="recommendations for a user, or similar items")
+    r.add_argument("--user")
+    r.add_argument("--item")
+    r.add_argument("--users-file", dest="users_file", help="one user id per line: batch recommendations")
+    r.add_argument("--k", type=int, default=10)
+    _out_args(r, plot=False)
+    r.set_defaults(fn=cmd_recommend)
+
+    f = sub.add_parser("forecast", help="forecast workspace orders or a CSV series")
+    f.add_argument("--csv", help="a CSV with a date column and a value column (instead of workspace orders)")
+    f.add_argument("--date-col", dest="date_col")
+    f.add_argument("--value-col", dest="value_col")
+    f.add_argument("--fill-gaps", dest="fill_gaps", action="store_true", help="treat missing periods as 0")
+    f.add_argument("--horizon", default="next quarter", help="periods, or words: '6 weeks', 'next quarter'")
+    f.add_argument("--freq", choices=["D", "W", "M"], default="W")
+    f.add_argument("--metric", choices=["revenue", "orders", "units"], default="revenue")
+    f.add_argument("--product")
+    f.add_argument("--category")
+    _out_args(f)
+    f.set_defaults(fn=cmd_forecast)
+
+    cu = sub.add_parser("customer", help="portrait of one customer: RFM, churn risk, activity, interests")
+    cu.add_argument("id")
+    _out_args(cu)
+    cu.set_defaults(fn=cmd_customer)
+
+    rv = sub.add_parser("reviews", help="review analysis of one product")
+    rv.add_argument("product_id")
+    _out_args(rv)
+    rv.set_defaults(fn=cmd_reviews)
+
+    al = sub.add_parser("alerts", help="spikes in volume or negative sentiment")
+    al.add_argument("--since")
+    al.add_argument("--until")
+    al.add_argument("--limit", type=int, default=20)
+    _out_args(al)
+    al.set_defaults(fn=cmd_alerts)
+
+    rp = sub.add_parser("reply", help="draft a reply to a review or post (uses the generator)")
+    rp.add_argument("--review")
+    rp.add_argument("--post")
+    rp.add_argument("--order")
+    _out_args(rp, plot=False)
+    rp.set_defaults(fn=cmd_reply)
+
+    ev = sub.add_parser("eval", help="evaluation reports")
+    ev.add_argument("--components", action="store_true", help="each model's metric beside its baseline")
+    _out_args(ev, plot=False)
+    ev.set_defaults(fn=cmd_eval)
     return p
 
 

@@ -65,3 +65,32 @@ def small_model(settings_factory, tmp_path_factory):
     m = load_model(settings_factory(tmp_path_factory.mktemp("m"), model=PLUMBING_MODEL))
     yield m
     m.close()
+
+
+@pytest.fixture(scope="session")
+def trained_ws(demo_ws, tmp_path_factory, settings_factory, embedder) -> Path:
+    """A copy of the demo workspace after ``pulse train`` (sentiment, recommender, churn, topics).
+
+    Sentiment trains on the workspace's 400 reviews plus 1,500 rows of each labelled
+    set; the forecast step (a minute of backtests) is tested in test_forecast.py.
+    """
+    from retrieval import Index
+    from tools.train import train_all
+    from workspace import Workspace
+
+    dst = tmp_path_factory.mktemp("trained") / "ws"
+    shutil.copytree(demo_ws, dst)
+    s = settings_factory(dst)
+    with Workspace.open(dst) as ws:
+        cards = train_all(ws, Index.open(ws, s, embedder), s, embedder,
+                          steps=("sentiment", "recommender", "churn", "topics"), sample=1500, progress=False)
+    assert not [k for k, c in cards.items() if "skipped" in c], cards
+    return dst
+
+
+@pytest.fixture(scope="session")
+def toolbox(trained_ws, settings_factory):
+    from agent import Toolbox
+
+    with Toolbox.open(settings_factory(trained_ws)) as tb:
+        yield tb

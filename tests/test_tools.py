@@ -1,4 +1,4 @@
-"""The three issue-2 tools against the real demo workspace. Bad input we tried: an unknown
+"""The registry, and the three look-up tools against the real demo workspace. Bad input we tried: an unknown
 product, an unknown customer, a write statement, two statements, a file-reading table
 function, an undocumented table, a runaway query, and arguments of the wrong type."""
 
@@ -22,9 +22,11 @@ def run(ctx, name, **args):
 
 
 def test_registry_exposes_typed_tools():
-    assert set(REGISTRY) == {"search_corpus", "shop_lookup", "sql_query"}
+    assert set(REGISTRY) == {"search_corpus", "shop_lookup", "sql_query", "sentiment", "topics", "entities", "recommend",
+                             "forecast", "customer_profile", "review_analysis", "alerts", "draft_reply"}
     for t in REGISTRY.values():
-        assert t.description and t.examples and t.schema()["type"] == "object"
+        assert t.description and len(t.examples) >= 4 and t.schema()["type"] == "object"
+        assert t.schema()["additionalProperties"] is False
 
 
 def test_customer_lookup_matches_sql(ctx):

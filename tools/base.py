@@ -55,6 +55,7 @@ class Tool:
     args: type[BaseModel]
     fn: Callable[[ToolContext, BaseModel], ToolResult]
     examples: list[str] = field(default_factory=list)
+    answer_prompt: str = "answer"  # the prompt file (agent/prompts/) the answer step writes with
 
     def schema(self) -> dict:
         """JSON schema of the arguments, without pydantic's titles (smaller prompts)."""
@@ -83,12 +84,12 @@ def _strip_titles(node: Any) -> None:
             _strip_titles(v)
 
 
-def tool(name: str, description: str, examples: list[str] | None = None):
+def tool(name: str, description: str, examples: list[str] | None = None, answer_prompt: str = "answer"):
     """Decorator: turn ``fn(ctx, args: SomeModel)`` into a :class:`Tool`."""
 
     def wrap(fn):
         ann = list(inspect.signature(fn).parameters.values())[1].annotation
         args_model = fn.__globals__[ann] if isinstance(ann, str) else ann
-        return Tool(name, description, args_model, fn, list(examples or []))
+        return Tool(name, description, args_model, fn, list(examples or []), answer_prompt)
 
     return wrap

@@ -20,7 +20,7 @@ import duckdb
 __all__ = ["Workspace", "TABLES", "CORPUS_KINDS"]
 
 #: The documented tables, the only ones the SQL tool may read.
-TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "documents")
+TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "documents", "doc_sentiment")
 
 #: How each searchable kind becomes a document: (kind, table, id column, SQL for the text,
 #: product column, customer column, date column).

@@ -90,3 +90,13 @@ CREATE TABLE IF NOT EXISTS embeddings (
     model       VARCHAR NOT NULL,
     vector      FLOAT[384] NOT NULL
 );
+
+-- Written by `pulse train` (tools/sentiment.py): one score per document.
+CREATE TABLE IF NOT EXISTS doc_sentiment (
+    doc_id      BIGINT PRIMARY KEY,
+    label       VARCHAR NOT NULL,      -- negative | neutral | positive
+    score       DOUBLE NOT NULL,       -- p_pos - p_neg, in -1..+1
+    p_neg       DOUBLE,
+    p_neu       DOUBLE,
+    p_pos       DOUBLE
+);

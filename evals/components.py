@@ -1,0 +1,67 @@
+"""The components table: each analytics model's quality beside its baseline, from the stored cards.
+
+``pulse train`` measures; this module reads the cards in ``<workspace>/models``
+and lays them out as one table (rows of component, metric, Pulse, baseline,
+data), so ``pulse eval --components`` prints in a blink and CI can set floors.
+
+    >>> rows = component_rows(ws_path)                         # doctest: +SKIP
+    >>> rows[0]["component"], rows[0]["metric"]                # doctest: +SKIP
+    ('sentiment', 'macro-F1')
+
+What it leaves out: measuring (that is ``tools/train.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workspace.artifacts import ArtifactMissing, list_artifacts
+
+__all__ = ["component_rows", "format_table"]
+
+
+def component_rows(ws_path: Path) -> list[dict]:
+    cards = {c["name"]: c for c in list_artifacts(ws_path)}
+    if not cards:
+        raise ArtifactMissing(f"no trained models in {ws_path}: run `pulse train` first")
+    rows = []
+
+    def add(component, metric, pulse, baseline_name, baseline, data):
+        rows.append({"component": component, "metric": metric, "pulse": pulse, "baseline_name": baseline_name,
+                     "baseline": baseline, "data": data})
+
+    if "sentiment" in cards:
+        for name, m in cards["sentiment"]["metrics"]["sets"].items():
+            add("sentiment", "macro-F1", m["pulse"]["macro_f1"], "VADER", m["vader"]["macro_f1"], f"{name}, n={m['pulse']['n']:,}")
+            add("sentiment", "accuracy", m["pulse"]["accuracy"], "VADER", m["vader"]["accuracy"], f"{name}, n={m['pulse']['n']:,}")
+    if "topics" in cards:
+        for kind, m in cards["topics"]["metrics"].items():
+            add("topics", "NPMI", m["pulse"]["npmi"], "LDA", m["lda"]["npmi"], f"{m['n_docs']:,} {kind}, k={m['k']}")
+            add("topics", "diversity", m["pulse"]["diversity"], "LDA", m["lda"]["diversity"], f"{m['n_docs']:,} {kind}, k={m['k']}")
+    if "recommender" in cards:
+        t = cards["recommender"]["metrics"]["test"]
+        d = cards["recommender"].get("data", {})
+        for metric in ("recall@10", "ndcg@10"):
+            add("recommendation", metric, t["pulse"][metric], "popularity", t["popularity"][metric],
+                f"{d.get('interactions', '?'):,} interactions, time split, {t['users']} test users")
+    if "forecast" in cards:
+        m = cards["forecast"]["metrics"]
+        for name, r in m["series"].items():
+            add("forecast", "MASE", r["mase"], "seasonal naive", r["mase_seasonal_naive"], f"{name}, last {r['h']} held out ({r['model']})")
+        add("forecast", "mean MASE", m["mean_mase"], "seasonal naive", m["mean_mase_seasonal_naive"], f"{len(m['series'])} series")
+    if "churn" in cards:
+        m = cards["churn"]["metrics"]
+        add("churn", "AUC", m["auc"], "recency only", m["auc_recency_only"], f"{m['n_test']:,} held-out customers, {m['horizon_days']}-day horizon")
+    return rows
+
+
+def _fmt(x) -> str:
+    return "" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table (readable in a terminal and pasteable into the README)."""
+    lines = ["| component | metric | Pulse | baseline | data |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['component']} | {r['metric']} | {_fmt(r['pulse'])} | {r['baseline_name']} {_fmt(r['baseline'])} | {r['data']} |")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""Entities: social markers, catalog mentions, spaCy NER, trending.
+
+Bad input we tried: an e-mail address and an HTML entity (not mentions or hashtags).
+"""
+
+import pandas as pd
+
+from tools.entities import catalog_matcher, extract_markers, named_entities, trending
+
+
+def test_markers():
+    got = extract_markers("Thanks @jack! #MAGA https://t.co/x1 $TSLA mail me at a@b.com &#39; #2")
+    assert got == [("mention", "@jack"), ("hashtag", "#maga"), ("url", "https://t.co/x1"), ("cashtag", "$TSLA")]
+
+
+def test_named_entities_from_the_packaged_spacy_model():
+    ents = named_entities(["Barack Obama met Angela Merkel in Berlin to talk about China."])[0]
+    labels = {(lab, txt) for lab, txt in ents}
+    assert ("PERSON", "Barack Obama") in labels and ("GPE", "Berlin") in labels and ("GPE", "China") in labels
+
+
+def test_catalog_mentions_use_the_workspace_products(toolbox):
+    match = catalog_matcher(toolbox.ctx.ws)
+    title = toolbox.ctx.ws.query("SELECT name FROM products WHERE department = 'Movies' ORDER BY name LIMIT 1")[0]["name"]
+    bare = title.rsplit(" (", 1)[0]
+    found = match(f"Watched {bare} again, and bought two new dresses")
+    assert ("product", title) in found and ("category", "Dresses") in found
+
+
+def test_trending_compares_the_latest_period_with_the_one_before():
+    t = pd.Timestamp("2020-01-01")
+    rows = [(i, "hashtag", "#old", t + pd.Timedelta(days=80 + i % 5)) for i in range(6)]
+    rows += [(100 + i, "hashtag", "#new", t + pd.Timedelta(days=95 + i % 4)) for i in range(8)]
+    rows += [(200, "hashtag", "#x", t)]
+    top = trending(pd.DataFrame(rows, columns=["doc_id", "type", "entity", "created_at"]), min_count=3)
+    assert top[0]["entity"] == "#new" and top[0]["count"] == 8 and top[0]["previous"] == 0
+
+
+def test_tool_counts_match_a_regex_count_in_sql(toolbox):
+    r = toolbox.call("entities", {"kind": "post"})
+    tags = {x["entity"]: x["count"] for x in r.data["top"] if x["type"] == "hashtag"}
+    assert tags, r.summary
+    tag, n = max(tags.items(), key=lambda kv: kv[1])
+    truth = toolbox.ctx.ws.query(
+        "SELECT count(*) AS n FROM documents WHERE kind = 'post' AND regexp_matches(lower(text), ?)",
+        [tag + r"\b"])[0]["n"]
+    assert n == truth
+    assert r.chart["type"] == "bar" and any(x["type"] in ("person", "org", "gpe") for x in r.data["top"])

