@@ -29,3 +29,26 @@ def tool_choice_accuracy(agent, questions: list[dict]) -> tuple[float, list[dict
         rows.append({"q": q["q"], "expected": q["tool"], "chosen": plan.get("tool"), "args": plan.get("args"),
                      "ok": plan.get("tool") == q["tool"], "seconds": time.perf_counter() - t0})
     return sum(r["ok"] for r in rows) / max(len(rows), 1), rows
+
+
+def main(argv: list[str]) -> int:
+    """``python -m evals.toolchoice [dev] [test]``: accuracy and misses of the configured model."""
+    from agent import Agent
+
+    agent = Agent.from_workspace()
+    try:
+        for split in argv or ["dev"]:
+            acc, rows = tool_choice_accuracy(agent, load_questions(split))
+            print(f"{split}: {acc:.3f} of {len(rows)} questions, {sum(r['seconds'] for r in rows) / len(rows):.1f} s each")
+            for r in rows:
+                if not r["ok"]:
+                    print(f"  miss: {r['q']!r} -> {r['chosen']} {r['args']} (expected {r['expected']})")
+    finally:
+        agent.close()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

