@@ -230,8 +230,14 @@ class Agent:
                                    on_token=self._on_token)
         answer = comp.text.strip()
         evidence = self._evidence(state)
-        confirmed = [state["question"]] + [confirmed_facts(c["result"]["data"]) for c in calls if c.get("result")]
-        bad, promises = ungrounded_numbers(answer, evidence), unconfirmed_promises(answer, confirmed)
+        # replies written for the shop may promise only what a tool confirmed (the customer's words confirm nothing)
+        confirmed = [confirmed_facts(c["result"]["data"]) for c in calls if c.get("result")]
+        guard = any(self.tools[c["name"]].no_promises for c in calls)
+
+        def check(text: str) -> tuple[list[str], list[str]]:
+            return ungrounded_numbers(text, evidence), (unconfirmed_promises(text, confirmed) if guard else [])
+
+        bad, promises = check(answer)
         rewrites = 0
         if bad or promises:
             rewrites = 1
@@ -240,12 +246,12 @@ class Agent:
             fix = messages + [{"role": "assistant", "content": answer}, {"role": "user", "content":
                   f"Rewrite it: {'; '.join(problems)}. Use only what the results say."}]
             answer = self.model.complete(fix, max_tokens=self.settings.max_tokens, temperature=0.0).text.strip()
-            bad, promises = ungrounded_numbers(answer, evidence), unconfirmed_promises(answer, confirmed)
+            bad, promises = check(answer)
         grounded = not bad and not promises
         if not grounded:
             found = calls[0]["result"]["summary"] if calls and calls[0].get("result") else "no data"
-            what = (f"figures no tool returned: {', '.join(bad)}" if bad else "") + ("; " if bad and promises else "") + \
-                (f"promises no fact confirms: {', '.join(promises)}" if promises else "")
+            what = "; ".join(([f"figures no tool returned: {', '.join(bad)}"] if bad else []) +
+                             ([f"promises no fact confirms: {', '.join(promises)}"] if promises else []))
             answer = (f"I could not ground a written answer in the data (it stated {what}). "
                       f"Here is what the tools found:\n{found[:1500]}")
         sources = state.get("sources") or []

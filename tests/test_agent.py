@@ -11,6 +11,7 @@ import pytest
 
 from agent import Agent, AgentInputError, ChatModel, Completion
 from evals.toolchoice import load_questions, tool_choice_accuracy
+from tools import REGISTRY
 from workspace import Workspace, ingest
 
 from pulse.config import load_settings
@@ -52,7 +53,7 @@ def test_result_structure_and_streaming(small_agent):
 def test_plan_schema_constrains_to_registered_tools(small_agent):
     schema = small_agent.plan_schema()
     names = [o["properties"]["tool"]["const"] for o in schema["anyOf"]]
-    assert names == ["search_corpus", "shop_lookup", "sql_query", "none"]
+    assert names == [*REGISTRY, "none"] and len(names) == 13
     plan, _ = small_agent.choose("how many orders did customer 42 place?")
     assert plan["tool"] in names
 

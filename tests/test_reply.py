@@ -54,6 +54,24 @@ def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factor
     assert model.calls[0][0]["content"].startswith("You are Pulse, drafting a reply")  # the reply prompt, not the answer one
 
 
+def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, toolbox):
+    # the promise check guards replies written for the shop, not analysis: "no refunds" here is a finding
+    plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
+    a = Agent(settings_factory(trained_ws), toolbox.ctx.ws, toolbox.ctx.index,
+              _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]))
+    try:
+        r = a.ask("how much has customer 42 spent, and any refunds?")
+    finally:
+        a._sessions.close()
+    assert r["grounded"] and r["timings"]["rewrites"] == 0
+
+
+def test_reply_cli_needs_a_target(capsys):
+    from pulse.cli import main
+
+    assert main(["reply"]) == 2 and "--review" in capsys.readouterr().err
+
+
 def test_the_default_model_drafts_a_grounded_reply(trained_ws):
     a = Agent.from_workspace(trained_ws, model=DEFAULT_MODEL)
     try:

@@ -42,3 +42,24 @@ def test_unknown_product_and_product_without_reviews(toolbox):
     movie = toolbox.ctx.ws.query("SELECT product_id FROM products WHERE department = 'Movies' LIMIT 1")[0]["product_id"]
     with pytest.raises(ToolError, match="no reviews"):
         toolbox.call("review_analysis", {"product_id": movie})
+
+
+def test_dated_reviews_show_what_changed(writable_ws, tmp_path):
+    from workspace import Workspace, ingest
+
+    from tools.reviews import analyse_product
+
+    rows = ["review_id,product_id,rating,text,created_at"]
+    for i in range(12):  # the first 8 months happy, the last 4 unhappy: a real-shaped change, written for the test
+        good = i < 8
+        rows.append(f"t-{i},new-1,{5 if good else 2},\"{'Lovely soft fabric' if good else 'The zipper broke after a week'}\","
+                    f"2024-{i + 1:02d}-15")
+    f = tmp_path / "dated.csv"
+    f.write_text("\n".join(rows) + "\n")
+    with Workspace.open(writable_ws) as ws:
+        ingest(ws, "reviews", f, progress=False)
+        ws.refresh_documents()
+        r = analyse_product(ws, "new-1")
+    c = r["change"]
+    assert c["recent_reviews"] + c["earlier_reviews"] == 12
+    assert c["avg_rating_recent"] < c["avg_rating_earlier"] and c["share_negative_recent"] > c["share_negative_earlier"]

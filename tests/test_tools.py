@@ -87,3 +87,9 @@ def test_sql_row_limit_and_timeout(ctx):
     assert len(r.data["rows"]) == 50 and r.data["truncated"]
     with pytest.raises(ToolError, match="timeout"):
         run(ctx, "sql_query", sql="SELECT count(*) FROM orders a, orders b, orders c WHERE a.total + b.total > c.total")
+
+
+def test_sql_tool_leaves_the_connection_ready_for_other_tools(ctx):
+    # the SQL check once left a half-read result on the shared connection; the next tool's query then failed
+    run(ctx, "sql_query", sql="SELECT count(*) AS n FROM orders")
+    assert ctx.ws.con.sql("SELECT count(*) AS n FROM orders WHERE customer_id = ?", params=["42"]).fetchall()[0][0] > 0

@@ -56,6 +56,7 @@ class Tool:
     fn: Callable[[ToolContext, BaseModel], ToolResult]
     examples: list[str] = field(default_factory=list)
     answer_prompt: str = "answer"  # the prompt file (agent/prompts/) the answer step writes with
+    no_promises: bool = False      # the answer speaks for the shop: promises must be confirmed facts
 
     def schema(self) -> dict:
         """JSON schema of the arguments, without pydantic's titles (smaller prompts)."""
@@ -84,12 +85,13 @@ def _strip_titles(node: Any) -> None:
             _strip_titles(v)
 
 
-def tool(name: str, description: str, examples: list[str] | None = None, answer_prompt: str = "answer"):
+def tool(name: str, description: str, examples: list[str] | None = None, answer_prompt: str = "answer",
+         no_promises: bool = False):
     """Decorator: turn ``fn(ctx, args: SomeModel)`` into a :class:`Tool`."""
 
     def wrap(fn):
         ann = list(inspect.signature(fn).parameters.values())[1].annotation
         args_model = fn.__globals__[ann] if isinstance(ann, str) else ann
-        return Tool(name, description, args_model, fn, list(examples or []), answer_prompt)
+        return Tool(name, description, args_model, fn, list(examples or []), answer_prompt, no_promises)
 
     return wrap

@@ -77,6 +77,7 @@ class ReplyArgs(BaseModel):
         "reply to review wcr-3 about order 42-19970101-1",
     ],
     answer_prompt="reply",
+    no_promises=True,
 )
 def draft_reply(ctx: ToolContext, args: ReplyArgs) -> ToolResult:
     case = gather_case(ctx.ws, args.kind, args.id, args.order_id)

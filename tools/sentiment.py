@@ -286,7 +286,7 @@ class SentimentArgs(SliceArgs):
 
 @tool(
     "sentiment",
-    "Measure sentiment (negative / neutral / positive) of what reviews or posts say, overall, over time, by product or "
+    "Measure sentiment (negative / neutral / positive) of reviews or posts, overall, over time, by product or "
     "customer, or of a quoted text; use for mood, tone, how positive or negative, and sentiment trends (not star ratings).",
     examples=[
         "how has sentiment on dresses changed by month?",

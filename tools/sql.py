@@ -77,7 +77,8 @@ def check_sql(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
     if stmts[0].type != duckdb.StatementType.SELECT:
         raise ToolError(f"only SELECT queries are allowed (got {stmts[0].type.name})")
     con = con or duckdb.connect()
-    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    # fetchall, not fetchone: a half-read result would block the next query on this connection
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
         raise ToolError(f"SQL rejected: {tree.get('error_message')}")
     found = {"tables": [], "table_functions": [], "functions": [], "ctes": set()}
