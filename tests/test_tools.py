@@ -93,3 +93,10 @@ def test_sql_tool_leaves_the_connection_ready_for_other_tools(ctx):
     # the SQL check once left a half-read result on the shared connection; the next tool's query then failed
     run(ctx, "sql_query", sql="SELECT count(*) AS n FROM orders")
     assert ctx.ws.con.sql("SELECT count(*) AS n FROM orders WHERE customer_id = ?", params=["42"]).fetchall()[0][0] > 0
+
+
+def test_placeholders_and_ids_are_normalised_once_for_every_tool():
+    from tools.base import clean_id, optional
+
+    assert [optional(v) for v in ("none", " N/A ", "", "any", "all", "0", None, 3)] == [None] * 5 + ["0", None, 3]
+    assert clean_id("#42 ") == clean_id(42) == "42" and clean_id(None) is None

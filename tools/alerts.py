@@ -25,7 +25,7 @@ from datetime import date
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, optional, tool
 from .entities import catalog_matcher, extract_markers
 from .slices import doc_source
 
@@ -104,7 +104,7 @@ class AlertsArgs(BaseModel):
     @field_validator("since", "until", mode="before")
     @classmethod
     def _blank_is_none(cls, v):
-        return None if isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a", "any") else v
+        return optional(v)
 
 
 @tool(

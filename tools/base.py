@@ -25,7 +25,20 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool"]
+__all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool", "optional", "clean_id"]
+
+#: What small models write into an optional argument when the user gave nothing.
+_PLACEHOLDERS = ("", "none", "null", "n/a", "any", "all")
+
+
+def optional(v: Any) -> Any:
+    """A placeholder ('none', 'n/a', 'any', '') as None; anything else unchanged. For ``mode="before"`` validators."""
+    return None if isinstance(v, str) and v.strip().lower() in _PLACEHOLDERS else v
+
+
+def clean_id(v: Any) -> str | None:
+    """An id as a plain string: ``'#42 '`` and ``42`` both become ``'42'``."""
+    return None if v is None else str(v).strip().lstrip("#")
 
 
 class ToolError(ValueError):

@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from workspace.artifacts import ArtifactMissing, load_artifact, save_artifact, stable_split
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, clean_id, tool
 
 __all__ = ["rfm_table", "portrait", "train_churn", "customer_profile", "HORIZON_DAYS"]
 
@@ -117,7 +117,7 @@ def _churn_model(ws_path: str, _mtime: float):
 
 def portrait(ws, customer_id: str) -> dict:
     """Everything Pulse knows about one customer or user, JSON-ready."""
-    cid = str(customer_id).strip().lstrip("#")
+    cid = clean_id(customer_id)
     out: dict = {"customer_id": cid}
     rfm = rfm_table(ws) if ws.query("SELECT 1 FROM orders LIMIT 1") else pd.DataFrame(columns=["customer_id"])
     row = rfm[rfm["customer_id"] == cid]
@@ -180,7 +180,7 @@ class CustomerArgs(BaseModel):
     @field_validator("customer_id", mode="before")
     @classmethod
     def _s(cls, v):
-        return str(v).strip().lstrip("#")
+        return clean_id(v)
 
 
 @tool(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, optional, tool
 
 __all__ = ["parse_horizon", "orders_series", "forecast_series", "forecast_many", "read_series_csv", "ForecastError",
            "forecast", "SEASON", "LEVELS"]
@@ -251,7 +251,7 @@ class ForecastArgs(BaseModel):
     @field_validator("product_id", "category", mode="before")
     @classmethod
     def _blank_is_none(cls, v):
-        return None if isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a", "any", "all") else v
+        return optional(v)
 
 
 @tool(

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from workspace.artifacts import load_artifact, save_artifact
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
 
 __all__ = ["Recommender", "interactions", "train_recommender", "evaluate_split", "recommend"]
 
@@ -221,9 +221,7 @@ class RecommendArgs(BaseModel):
     @field_validator("user_id", "item_id", mode="before")
     @classmethod
     def _clean(cls, v):
-        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a")):
-            return None
-        return str(v).strip().lstrip("#")
+        return clean_id(optional(v))
 
     @model_validator(mode="after")
     def _one(self):

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
 
 __all__ = ["gather_case", "tone_policy", "draft_reply"]
 
@@ -61,9 +61,7 @@ class ReplyArgs(BaseModel):
     @field_validator("id", "order_id", mode="before")
     @classmethod
     def _s(cls, v):
-        if v is None or (isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a")):
-            return None
-        return str(v).strip().lstrip("#")
+        return clean_id(optional(v))
 
 
 @tool(

@@ -28,7 +28,7 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, clean_id, tool
 from .entities import _nlp
 
 __all__ = ["analyse_product", "aspect_log_odds", "review_analysis"]
@@ -141,7 +141,7 @@ class ReviewArgs(BaseModel):
     @field_validator("product_id", mode="before")
     @classmethod
     def _s(cls, v):
-        return str(v).strip().lstrip("#")
+        return clean_id(v)
 
 
 @tool(

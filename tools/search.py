@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .base import ToolContext, ToolResult, tool
+from .base import ToolContext, ToolResult, optional, tool
 
 
 class SearchArgs(BaseModel):
@@ -25,7 +25,7 @@ class SearchArgs(BaseModel):
     @classmethod
     def _blank_is_none(cls, v):
         # small models fill optional fields with placeholders; treat them as absent
-        return None if isinstance(v, str) and v.strip().lower() in ("", "none", "null", "n/a", "any") else v
+        return optional(v)
 
     @model_validator(mode="after")
     def _empty_range_is_no_range(self):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, tool
+from .base import ToolContext, ToolError, ToolResult, clean_id, tool
 
 
 class LookupArgs(BaseModel):
@@ -22,7 +22,7 @@ class LookupArgs(BaseModel):
     @field_validator("id", mode="before")
     @classmethod
     def _id_str(cls, v):
-        return str(v).strip().lstrip("#")
+        return clean_id(v)
 
 
 def _money(x) -> str:

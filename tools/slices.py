@@ -21,13 +21,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .base import ToolContext
+from .base import ToolContext, optional
 
 __all__ = ["SliceArgs", "slice_doc_ids", "doc_source", "QUERY_POOL", "QUERY_MIN_SIM"]
 
 QUERY_POOL = 1000
 QUERY_MIN_SIM = 0.3
-_PLACEHOLDERS = ("", "none", "null", "n/a", "any", "all")
 
 
 class SliceArgs(BaseModel):
@@ -41,7 +40,7 @@ class SliceArgs(BaseModel):
     @classmethod
     def _blank_is_none(cls, v):
         # small models fill optional fields with placeholders; treat them as absent
-        return None if isinstance(v, str) and v.strip().lower() in _PLACEHOLDERS else v
+        return optional(v)
 
     @model_validator(mode="after")
     def _empty_range_is_no_range(self):
