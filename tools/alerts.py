@@ -77,12 +77,12 @@ def _series(docs: pd.DataFrame, label: str, key: str, out: list, since, until):
 def detect(ws, since: date | None = None, until: date | None = None) -> list[dict]:
     """Every alert in the workspace's dated posts and reviews, newest first."""
     out: list[dict] = []
+    match = catalog_matcher(ws)
     for kind in ("post", "review"):
         docs = daily_counts(ws, kind)
         if docs.empty:
             continue
         _series(docs, f"all {kind}s", f"{kind}s", out, since, until)
-        match = catalog_matcher(ws)
         tags = [(i, v) for i, t in zip(docs.index, docs["text"]) for v in
                 {m[1] for m in extract_markers(t) if m[0] in ("hashtag", "mention")} | {m[1] for m in match(t)}]
         if tags:

@@ -62,14 +62,13 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
     """
     from utilsforecast.losses import mase, smape
 
-    from .forecast import SEASON, _season, forecast_series
+    from .forecast import _season, forecast_series
 
     rows = {}
     for name, (df, h, freq) in series.items():
         train, test = df.iloc[:-h], df.iloc[-h:]
         r = forecast_series(train, h, freq, name=name)
-        season = _season(len(train), freq) if SEASON[freq] else 1
-        m = max(season, 1)
+        m = _season(len(train), freq)
         naive = np.resize(train["y"].to_numpy()[-m:], h) if m > 1 else np.repeat(train["y"].iat[-1], h)
         ev = pd.DataFrame({"unique_id": name, "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy(),
                            "pulse": [p["yhat"] for p in r["forecast"]], "seasonal_naive": naive})
