@@ -8,7 +8,10 @@ export OMP_WAIT_POLICY ?= PASSIVE
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install models demo train run chat test bench clean
+SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: install models demo train run serve chat test bench load clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,16 +35,27 @@ demo-workspace/models/sentiment.json: demo-workspace/index.faiss
 
 train: demo-workspace/models/sentiment.json
 
+# the web UI, support API and OpenAI API on http://127.0.0.1:7860/
 run: models train
+	$(PULSE) serve
+
+serve: run
+
+chat: models train
 	$(PULSE) chat
 
-chat: run
+# Debian's Chromium for the web UI's browser tests (Playwright drives it; it never downloads a browser)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
-test: models
+test: models $(CHROMIUM)
 	$(PY) -m pytest -q
 
 bench: models train
 	$(PY) -m bench
+
+load: models train
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache

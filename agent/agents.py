@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Callable, TypedDict
@@ -69,6 +70,7 @@ class State(TypedDict, total=False):
     turns: Annotated[list[Turn], operator.add]  # the session's memory
     question: str
     forced: dict | None  # a plan given by the caller (``ask(tool=...)``): routing is skipped
+    customer_id: str | None  # the authenticated customer of a support session: tools read only their data
     plan: dict
     tool_calls: list[dict]
     sources: list[dict]
@@ -78,18 +80,23 @@ class State(TypedDict, total=False):
 
 
 class Agent:
-    def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None):
+    def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None,
+                 lock: threading.Lock | None = None, sessions_path: Path | None = None, prompts: dict | None = None):
         self.settings = settings
         self.ws = ws
         self.index = index
         self.model = model
         self.tools = dict(tools or REGISTRY)
+        # which prompt file plays each part: a persona (the support bot) swaps them, not the code
+        self.prompts = {"route": "route", "chat": "chat", **(prompts or {})}
         self.ctx = ToolContext(ws, index, settings)
         self.router = SemanticRouter(self.tools, index.embedder)
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()  # agents sharing one generator share one lock: turns queue
         self._on_token: Callable[[str], None] | None = None
-        settings.sessions_path.parent.mkdir(parents=True, exist_ok=True)
-        self._sessions = sqlite3.connect(str(settings.sessions_path), check_same_thread=False)
+        self._on_step: Callable[[dict], None] | None = None
+        sessions_path = sessions_path or settings.sessions_path
+        sessions_path.parent.mkdir(parents=True, exist_ok=True)
+        self._sessions = sqlite3.connect(str(sessions_path), check_same_thread=False)
         self.checkpointer = SqliteSaver(self._sessions)
         self.graph = self._build()
 
@@ -106,13 +113,26 @@ class Agent:
 
     def warm(self) -> None:
         """Evaluate the fixed system prompts once, so the first real turn finds them in the KV cache."""
-        for system in (self._route_prompt(), _prompt("answer")):
+        for system in (self._route_prompt(), _prompt(self.prompts.get("answer", "answer"))):
             self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": "hello"}], max_tokens=1)
 
-    def close(self) -> None:
-        self.model.close()
+    def close(self, model: bool = True) -> None:
+        if model:
+            self.model.close()
         self._sessions.close()
-        self.ws.close()
+        if model:
+            self.ws.close()
+
+    def call_tool(self, name: str, args: dict, customer_id: str | None = None):
+        """Run one tool without the generator (dashboards, alert polling); raises ``ToolError``."""
+        if name not in self.tools:
+            raise AgentInputError(f"no tool {name!r}")
+        ctx = replace(self.ctx, customer_id=customer_id) if customer_id else self.ctx
+        return self.tools[name].run(ctx, args)
+
+    def _step(self, event: dict) -> None:
+        if self._on_step:
+            self._on_step(event)
 
     # -- the graph -------------------------------------------------------------------
 
@@ -137,7 +157,7 @@ class Agent:
 
     def _route_prompt(self) -> str:
         tool_lines = "\n".join(f"- {n}: {t.description}" for n, t in self.tools.items())
-        return _prompt("route").replace("{tools}", tool_lines)
+        return _prompt(self.prompts["route"]).replace("{tools}", tool_lines)
 
     def _history_text(self, turns: list[Turn]) -> str:
         lines = []
@@ -183,22 +203,27 @@ class Agent:
 
     def _route(self, state: State) -> dict:
         if state.get("forced"):
-            return {"plan": state["forced"], "timings": {"route_s": 0.0, "router_hint": "forced"}, "tool_calls": [], "sources": []}
-        plan, timings = self.choose(state["question"], state.get("turns") or [])
+            plan, timings = state["forced"], {"route_s": 0.0, "router_hint": "forced"}
+        else:
+            plan, timings = self.choose(state["question"], state.get("turns") or [])
+        if plan.get("tool") != "none":
+            self._step({"type": "tool_start", "name": plan["tool"], "args": plan.get("args") or {}})
         return {"plan": plan, "timings": {**timings}, "tool_calls": [], "sources": []}
 
     def _act(self, state: State) -> dict:
         plan = state["plan"]
         t0 = time.perf_counter()
         tool = self.tools[plan["tool"]]
+        ctx = replace(self.ctx, customer_id=state["customer_id"]) if state.get("customer_id") else self.ctx
         try:
-            result = tool.run(self.ctx, plan.get("args") or {})
+            result = tool.run(ctx, plan.get("args") or {})
             call = {"name": tool.name, "args": plan.get("args"), "result": result.model_dump(mode="json"), "error": None}
             sources = result.sources
         except ToolError as e:
             call = {"name": tool.name, "args": plan.get("args"), "result": None, "error": str(e)}
             sources = []
         call["duration_s"] = time.perf_counter() - t0
+        self._step({"type": "tool_end", **call})
         return {"tool_calls": [call], "sources": sources, "timings": {**state["timings"], "tool_s": call["duration_s"]}}
 
     def _evidence(self, state: State) -> list[str]:
@@ -219,12 +244,13 @@ class Agent:
         if calls:
             c = calls[0]
             body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
-            system = _prompt(self.tools[c["name"]].answer_prompt)
+            name = self.tools[c["name"]].answer_prompt
+            system = _prompt(self.prompts.get(name, name))
             user = f"Question: {question}\n\nTool {c['name']} returned:\n<results>\n{body}\n</results>"
             if state.get("turns"):
                 user = f"Earlier in this conversation:\n{self._history_text(state['turns'])}\n\n" + user
         else:
-            system, user = _prompt("chat"), question
+            system, user = _prompt(self.prompts["chat"]), question
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         comp = self.model.complete(messages, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
                                    on_token=self._on_token)
@@ -269,10 +295,13 @@ class Agent:
     # -- the public entry point ----------------------------------------------------------
 
     def ask(self, question: str, session_id: str | None = None, on_token: Callable[[str], None] | None = None,
-            tool: tuple[str, dict] | None = None) -> dict:
+            tool: tuple[str, dict] | None = None, on_step: Callable[[dict], None] | None = None,
+            customer_id: str | None = None) -> dict:
         """Answer one message. Returns ``{answer, tool_calls, charts, sources, timings, session_id, grounded}``.
 
         ``tool=(name, args)`` skips routing and calls that tool (``pulse reply`` does this).
+        ``on_step`` hears ``{"type": "tool_start"|"tool_end", ...}`` as the turn runs; ``customer_id``
+        scopes the tools to one authenticated customer (support sessions).
         """
         question = (question or "").strip()
         if not question:
@@ -291,14 +320,15 @@ class Agent:
                 on_token(piece)
 
         with self._lock:  # one local generator: turns queue
-            self._on_token = tap
+            self._on_token, self._on_step = tap, on_step
             try:
                 forced = {"tool": tool[0], "args": tool[1]} if tool else None
                 if forced and forced["tool"] not in self.tools:
                     raise AgentInputError(f"no tool {tool[0]!r}")
-                out = self.graph.invoke({"question": question, "forced": forced}, {"configurable": {"thread_id": session_id}})
+                out = self.graph.invoke({"question": question, "forced": forced, "customer_id": customer_id},
+                                        {"configurable": {"thread_id": session_id}})
             finally:
-                self._on_token = None
+                self._on_token = self._on_step = None
         timings = {**out.get("timings", {}), "first_token_s": first[0] if first else None, "total_s": time.perf_counter() - t0}
         return {
             "answer": out["answer"],

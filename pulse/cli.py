@@ -542,11 +542,63 @@ def _parser() -> argparse.ArgumentParser:
     _out_args(rp, plot=False)
     rp.set_defaults(fn=cmd_reply)
 
+    sv = sub.add_parser("serve", help="web UI, support bot API and OpenAI-compatible API on one port")
+    sv.add_argument("--host", default=None, help="address (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=None, help="port (default 7860)")
+    sv.add_argument("--no-warm", action="store_true", help="skip warming the prompt cache at start")
+    sv.set_defaults(fn=cmd_serve)
+
+    dc = sub.add_parser("discord", help="run the Discord bot (token from DISCORD_TOKEN)")
+    dc.set_defaults(fn=cmd_discord)
+
     ev = sub.add_parser("eval", help="evaluation reports")
     ev.add_argument("--components", action="store_true", help="each model's metric beside its baseline")
     _out_args(ev, plot=False)
     ev.set_defaults(fn=cmd_eval)
     return p
+
+
+def cmd_serve(args) -> int:
+    import logging
+
+    import uvicorn
+
+    from bots.api import create_app
+    from bots.service import PulseService
+
+    s = load_settings(workspace=args.workspace, model=args.model, backend=args.backend, threads=args.threads,
+                      base_url=getattr(args, "base_url", None), host=args.host, port=args.port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"pulse: loading {s.model} and the workspace {s.workspace} ...", file=sys.stderr)
+    svc = PulseService.open(s)
+    if not args.no_warm:
+        svc.analyst.warm()
+    print(f"pulse: web UI on http://{s.host}:{s.port}/  support widget /widget  OpenAI API /v1  health /healthz",
+          file=sys.stderr)
+    try:
+        uvicorn.run(create_app(svc), host=s.host, port=s.port, log_level="warning")
+    finally:
+        svc.close()
+    return 0
+
+
+def cmd_discord(args) -> int:
+    import os
+
+    from bots.discord_bot import run_bot
+    from bots.service import PulseService
+
+    token = os.environ.get("DISCORD_TOKEN")
+    if not token:
+        print("error: set DISCORD_TOKEN to the bot's token (Discord developer portal -> Bot -> Token)", file=sys.stderr)
+        return 2
+    s = _settings(args)
+    svc = PulseService.open(s)
+    try:
+        run_bot(svc, token)
+    finally:
+        svc.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

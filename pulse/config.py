@@ -60,6 +60,16 @@ class Settings(BaseModel):
     sql_timeout_s: float = Field(5.0, gt=0)
     top_k: int = Field(5, ge=1, le=50, description="Passages the search tool returns.")
 
+    host: str = Field("127.0.0.1", description="pulse serve: the address to listen on.")
+    port: int = Field(7860, ge=1, le=65535, description="pulse serve: the port (web UI, support API, OpenAI API).")
+    server_key: str | None = Field(None, description="If set, /v1/* needs 'Authorization: Bearer <server_key>'.")
+    staff_token: str | None = Field(None, description="If set, the handoff queue needs 'Authorization: Bearer <staff_token>'.")
+    handoff_webhook: str | None = Field(None, description="URL that receives each support handoff as a JSON POST.")
+    support_session_ttl_s: float = Field(4 * 3600, gt=0, description="How long a support sign-in lasts.")
+    discord_alert_channel: int | None = Field(None, description="Discord channel id that receives alerts as they are detected.")
+    discord_rate_per_min: int = Field(5, ge=1, description="Discord: messages one user may send per minute.")
+    alert_poll_s: float = Field(300.0, gt=0, description="Discord: how often to look for new alerts.")
+
     @field_validator("workspace", "cache_dir", mode="after")
     @classmethod
     def _expand(cls, v: Path) -> Path:

@@ -94,3 +94,79 @@ def toolbox(trained_ws, settings_factory):
 
     with Toolbox.open(settings_factory(trained_ws)) as tb:
         yield tb
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(svc, ui: bool = True):
+    """Run ``create_app(svc)`` with uvicorn on a free loopback port in a thread; return (base_url, server)."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from bots.api import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(svc, ui=ui), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return base, server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the test server did not start")
+
+
+@pytest.fixture(scope="session")
+def webhook_sink():
+    """A real HTTP server on 127.0.0.1 that records JSON POSTs: a shop's handoff webhook. Yields (url, received)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_port}/hook", received
+    srv.shutdown()
+
+
+def served_service(trained_ws, tmp_path_factory, settings_factory, model: str, webhook: str | None = None, **kw):
+    from bots.service import PulseService
+
+    dst = tmp_path_factory.mktemp("served") / "ws"
+    shutil.copytree(trained_ws, dst)
+    return PulseService.open(settings_factory(dst, model=model, handoff_webhook=webhook, **kw))
+
+
+@pytest.fixture(scope="session")
+def live(trained_ws, tmp_path_factory, settings_factory, webhook_sink):
+    """A real ``pulse serve`` app (web UI, support API, OpenAI API) on 127.0.0.1, on a writable copy of the
+    trained workspace, with the small plumbing model. Yields ``(base_url, service)``."""
+    # short answers: the plumbing model's prose is not what these tests check, and it rambles
+    svc = served_service(trained_ws, tmp_path_factory, settings_factory, PLUMBING_MODEL, webhook_sink[0], max_tokens=96)
+    base, server = serve(svc)
+    yield base, svc
+    server.should_exit = True
+    svc.close()

@@ -4,7 +4,7 @@ To add a tool, write ``tools/<name>.py`` with a function decorated by
 :func:`tools.base.tool`, then add one line to ``REGISTRY`` below.
 """
 
-from . import alerts, customers, entities, forecast, recommend, reply, reviews, search, sentiment, shop, sql, topics
+from . import alerts, customers, entities, forecast, recommend, reply, reviews, search, sentiment, shop, sql, support, topics
 from .base import Tool, ToolContext, ToolError, ToolResult, tool
 
 REGISTRY: dict[str, Tool] = {t.name: t for t in [
@@ -22,4 +22,7 @@ REGISTRY: dict[str, Tool] = {t.name: t for t in [
     reply.draft_reply,
 ]}
 
-__all__ = ["REGISTRY", "Tool", "ToolContext", "ToolError", "ToolResult", "tool"]
+#: The customer-service bot's tools: scoped to the signed-in customer, no SQL (tools/support.py).
+SUPPORT_TOOLS: dict[str, Tool] = dict(support.SUPPORT_TOOLS)
+
+__all__ = ["REGISTRY", "SUPPORT_TOOLS", "Tool", "ToolContext", "ToolError", "ToolResult", "tool"]

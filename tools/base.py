@@ -59,6 +59,7 @@ class ToolContext:
     ws: Any
     index: Any
     settings: Any
+    customer_id: str | None = None  # set in support sessions: the one customer whose data tools may read
 
 
 @dataclass

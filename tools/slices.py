@@ -63,7 +63,8 @@ class SliceArgs(BaseModel):
 
 def slice_doc_ids(ctx: ToolContext, args: SliceArgs, pool: int = QUERY_POOL) -> np.ndarray:
     """Doc ids in the slice; all documents matching the filters when there is no query."""
-    filters = dict(kind=None if args.kind == "any" else args.kind, product_id=args.product_id,
+    # "any" means what people wrote and what the shop sells; the shop's help articles are not opinions
+    filters = dict(kind=("post", "review", "product") if args.kind == "any" else args.kind, product_id=args.product_id,
                    since=args.since, until=args.until)
     cand = ctx.index.candidates(**filters)
     if not args.query:

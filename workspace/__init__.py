@@ -1,6 +1,7 @@
 """Pulse's data layer: a DuckDB workspace, file import, and the demo data."""
 
 from .db import CORPUS_KINDS, TABLES, Workspace
-from .ingest import FIELDS, KINDS, IngestError, IngestReport, ingest
+from .ingest import FIELDS, KINDS, IngestError, IngestReport, guess_mapping, ingest, read_table
 
-__all__ = ["Workspace", "TABLES", "CORPUS_KINDS", "ingest", "IngestError", "IngestReport", "FIELDS", "KINDS"]
+__all__ = ["Workspace", "TABLES", "CORPUS_KINDS", "ingest", "IngestError", "IngestReport", "FIELDS", "KINDS", "guess_mapping",
+           "read_table"]

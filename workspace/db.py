@@ -20,7 +20,8 @@ import duckdb
 __all__ = ["Workspace", "TABLES", "CORPUS_KINDS"]
 
 #: The documented tables, the only ones the SQL tool may read.
-TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "documents", "doc_sentiment")
+TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "help_articles",
+          "documents", "doc_sentiment")
 
 #: How each searchable kind becomes a document: (kind, table, id column, SQL for the text,
 #: product column, customer column, date column).
@@ -43,6 +44,7 @@ CORPUS_KINDS = {
         "NULL",
         "NULL",
     ),
+    "help": ("help_articles", "article_id", "title || '. ' || text", "NULL", "NULL", "updated_at"),
 }
 
 
@@ -67,6 +69,13 @@ class Workspace:
             con = duckdb.connect(str(db))
             con.execute(resources.files("workspace").joinpath("schema.sql").read_text())
         return cls(path, con, read_only)
+
+    def reopen(self, read_only: bool) -> None:
+        """Swap this handle's connection for a read-only or a writable one (DuckDB allows one mode per file
+        and process). Everything holding this handle (tools, the index) sees the new connection."""
+        self.con.close()
+        fresh = Workspace.open(self.path, read_only=read_only)
+        self.con, self.read_only = fresh.con, read_only
 
     def close(self) -> None:
         self.con.close()

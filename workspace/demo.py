@@ -31,6 +31,7 @@ import lzma
 import pickle
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -152,6 +153,8 @@ def build_demo(path: Path, cache_dir: Path, limit: int | None = None, progress: 
             f = staging / f"{kind}.parquet"
             frames[kind].to_parquet(f, index=False)
             ingest(ws, kind, f, progress=progress)
+        # the demo shop's own help pages (written for the demo; no public data set has a shop's policies)
+        ingest(ws, "help", Path(str(resources.files("workspace").joinpath("demo_help.jsonl"))), progress=progress)
         ws.refresh_documents()
         ws.set_meta("demo", f"limit={limit}")
         return ws.stats()

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from .db import Workspace
 
-__all__ = ["ingest", "IngestError", "IngestReport", "FIELDS", "KINDS", "read_table"]
+__all__ = ["ingest", "IngestError", "IngestReport", "FIELDS", "KINDS", "read_table", "guess_mapping"]
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,55 @@ FIELDS: dict[str, tuple[str, tuple[str, ...], dict[str, Field_]]] = {
     "ratings": ("ratings", ("user_id", "item_id"), {
         "user_id": F("str", True), "item_id": F("str", True), "rating": F("float", True), "rated_at": F("datetime"),
     }),
+    "help": ("help_articles", ("article_id",), {
+        "article_id": F("str"), "title": F("str", True), "text": F("str", True), "updated_at": F("datetime"),
+    }),
 }
 KINDS = tuple(FIELDS)
+
+#: Other names people give a field's column (normalised: lower case, "_" for spaces and dashes).
+_SYNONYMS = {
+    "text": ("review_text", "body", "content", "comment", "message", "tweet", "post", "review"),
+    "rating": ("stars", "star_rating", "score", "rating_value"),
+    "product_id": ("product", "item", "item_id", "sku", "clothing_id", "asin"),
+    "customer_id": ("customer", "user", "user_id", "client_id", "buyer_id"),
+    "created_at": ("date", "time", "timestamp", "created", "posted_at", "review_date"),
+    "order_date": ("date", "ordered_at", "purchase_date"),
+    "total": ("amount", "order_total", "value", "revenue"),
+    "title": ("headline", "subject", "summary"),
+    "name": ("product_name", "title"),
+    "author": ("user", "username", "screen_name", "handle"),
+}
+
+
+def _norm(col: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(col).strip().lower()).strip("_")
+
+
+def guess_mapping(columns, kind: str) -> dict[str, str]:
+    """``{source column: field}`` for the columns whose name (or a common synonym) matches a field of ``kind``.
+
+    >>> guess_mapping(["Review ID", "Stars", "Review Text", "Clothing ID"], "reviews")
+    {'Review ID': 'review_id', 'Stars': 'rating', 'Review Text': 'text', 'Clothing ID': 'product_id'}
+    """
+    fields = FIELDS[kind][2]
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    cols = list(columns)
+    for exact in (True, False):  # exact names first, so a synonym never steals a field named outright
+        for c in cols:
+            if c in out:
+                continue
+            n = _norm(c)
+            for f in fields:
+                if f in taken:
+                    continue
+                if (exact and n == f) or (not exact and n in _SYNONYMS.get(f, ())):
+                    out[c] = f
+                    taken.add(f)
+                    break
+    return {c: out[c] for c in cols if c in out}
+
 
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n"}

@@ -72,6 +72,14 @@ CREATE TABLE IF NOT EXISTS ratings (
     PRIMARY KEY (user_id, item_id)
 );
 
+-- The shop's help articles (shipping, returns, sizing, ...): what the support bot quotes as policy.
+CREATE TABLE IF NOT EXISTS help_articles (
+    article_id  VARCHAR PRIMARY KEY,
+    title       VARCHAR NOT NULL,
+    text        VARCHAR NOT NULL,
+    updated_at  TIMESTAMP
+);
+
 CREATE SEQUENCE IF NOT EXISTS doc_seq START 1;
 
 CREATE TABLE IF NOT EXISTS documents (

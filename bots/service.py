@@ -1,0 +1,209 @@
+"""The agent core every channel talks to: one model, two personas, one log.
+
+    >>> svc = PulseService.open(load_settings())                          # doctest: +SKIP
+    >>> r = svc.ask("how many orders did customer 42 place?", channel="web")  # doctest: +SKIP
+    >>> r["conversation_id"], r["message_id"], r["answer"]                 # doctest: +SKIP
+    >>> for ev in svc.stream("and what did they spend?", r["conversation_id"]):  # doctest: +SKIP
+    ...     print(ev["type"])                                             # step, token, ..., done
+
+The web UI, the Discord bot, the support API and the OpenAI-compatible API all
+hold one :class:`PulseService`. It owns the analyst agent and the support
+agent (same generator, same lock, so turns from every channel queue for the
+one local model instead of being dropped), the conversation log, metrics, and
+the few things a front end needs besides chat: feedback, charts as PNG files,
+tool runs for dashboards and alert polling, and imports.
+What it leaves out: the channels themselves (``bots/*``) and support policy
+(``bots/support.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+from agent import Agent
+from agent.agents import AgentInputError
+from pulse.config import Settings
+from tools import REGISTRY, SUPPORT_TOOLS, ToolError, ToolResult
+
+from .log import Log
+from .metrics import Metrics
+
+__all__ = ["PulseService", "SUPPORT_PROMPTS", "TurnCancelled"]
+
+#: The support persona's prompt files (agent/prompts/): same graph, different words.
+SUPPORT_PROMPTS = {"route": "support_route", "chat": "support_chat", "answer": "support_answer"}
+
+
+class TurnCancelled(RuntimeError):
+    """The listener stopped the turn (the web UI's Stop, a dropped connection)."""
+
+
+class PulseService:
+    def __init__(self, settings: Settings, analyst: Agent, support: Agent, log: Log, metrics: Metrics | None = None):
+        self.settings = settings
+        self.analyst = analyst
+        self.support = support
+        self.log = log
+        self.metrics = metrics or Metrics()
+        self.charts_dir = settings.workspace / "charts"
+        self.started = time.time()
+        self._lock = analyst._lock  # the one local model's lock, shared by both personas
+
+    @classmethod
+    def open(cls, settings: Settings, chat_model=None, analyst_tools: dict | None = None) -> "PulseService":
+        """Open the workspace read-only, load the index and the model once, and build both personas."""
+        from agent.models import load_model
+        from retrieval import Embedder, Index
+        from workspace import Workspace
+
+        ws = Workspace.open(settings.workspace, read_only=True)
+        index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
+        model = chat_model or load_model(settings)
+        analyst = Agent(settings, ws, index, model, tools=analyst_tools or REGISTRY)
+        support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS)
+        return cls(settings, analyst, support, Log(settings.workspace / "pulse_log.sqlite"))
+
+    def close(self) -> None:
+        self.support.close(model=False)
+        self.analyst.close()
+        self.log.close()
+
+    # -- chat ----------------------------------------------------------------------------
+
+    def ask(self, message: str, conversation_id: str | None = None, channel: str = "web",
+            on_token: Callable[[str], None] | None = None, on_step: Callable[[dict], None] | None = None,
+            customer_id: str | None = None, tool: tuple[str, dict] | None = None) -> dict:
+        """One turn, logged. Returns the agent's result plus ``conversation_id`` and ``message_id``.
+
+        Raises :class:`AgentInputError` for an empty or over-long message (nothing is logged then).
+        """
+        agent = self.support if customer_id else self.analyst
+        cid = self.log.new_conversation(channel, customer_id=customer_id, conversation_id=conversation_id)
+        t0 = time.perf_counter()
+        self.metrics.waiting.inc()
+        try:
+            result = agent.ask(message, session_id=cid, on_token=on_token, on_step=on_step, customer_id=customer_id,
+                               tool=tool)
+        except (AgentInputError, TurnCancelled):
+            raise
+        except Exception:
+            self.metrics.errors.labels(where=f"turn:{channel}").inc()
+            raise
+        finally:
+            self.metrics.waiting.dec()
+        self.metrics.turns.labels(channel=channel).inc()
+        self.metrics.turn_seconds.labels(channel=channel).observe(time.perf_counter() - t0)
+        for c in result["tool_calls"]:
+            self.metrics.tool_calls.labels(tool=c["name"], outcome="error" if c["error"] else "ok").inc()
+        self.log.add_message(cid, "user", message, question=message)
+        result["message_id"] = self.log.add_message(
+            cid, "assistant", result["answer"], question=message, tool_calls=result["tool_calls"],
+            sources=result["sources"], charts=result["charts"], timings=result["timings"])
+        result["conversation_id"] = cid
+        return result
+
+    def stream(self, message: str, conversation_id: str | None = None, channel: str = "web",
+               customer_id: str | None = None, tool: tuple[str, dict] | None = None) -> Iterator[dict]:
+        """The same turn as events: ``{"type": "step"|"token"|"done"|"error", ...}``; ``done`` carries the result.
+
+        The turn runs in a worker thread; while the model is busy with another
+        channel's turn this waits in line (nothing is dropped).
+        """
+        q: queue.Queue = queue.Queue()
+        cancelled = threading.Event()
+
+        def token(t: str) -> None:
+            if cancelled.is_set():  # the listener left (Stop, a closed connection): end generation now
+                raise TurnCancelled("the turn was stopped")
+            q.put({"type": "token", "text": t})
+
+        def work():
+            try:
+                r = self.ask(message, conversation_id, channel, on_token=token,
+                             on_step=lambda e: q.put({"type": "step", "step": e["type"],
+                                                         **{k: v for k, v in e.items() if k != "type"}}), customer_id=customer_id, tool=tool)
+                q.put({"type": "done", "result": r})
+            except AgentInputError as e:
+                q.put({"type": "error", "error": str(e), "status": 400})
+            except TurnCancelled as e:
+                q.put({"type": "error", "error": str(e), "status": 499})
+            except Exception as e:  # noqa: BLE001 - the channel must hear about it
+                q.put({"type": "error", "error": f"{type(e).__name__}: {e}", "status": 500})
+
+        threading.Thread(target=work, daemon=True, name="pulse-turn").start()
+        try:
+            while True:
+                ev = q.get()
+                yield ev
+                if ev["type"] in ("done", "error"):
+                    return
+        finally:  # closed early: stop the model instead of finishing an answer nobody reads
+            cancelled.set()
+
+    def feedback(self, message_id: int, rating: int, comment: str | None = None) -> None:
+        self.log.add_feedback(message_id, rating, comment)
+
+    # -- what dashboards and channels need besides chat -------------------------------------
+
+    def run_tool(self, name: str, args: dict) -> ToolResult:
+        """A tool's result without the generator (dashboard panels, alert polling). Serialised with turns."""
+        with self._lock:
+            try:
+                r = self.analyst.call_tool(name, args)
+                self.metrics.tool_calls.labels(tool=name, outcome="ok").inc()
+                return r
+            except ToolError:
+                self.metrics.tool_calls.labels(tool=name, outcome="error").inc()
+                raise
+
+    def chart_png(self, spec: dict) -> Path:
+        """Render a chart spec to a PNG under ``<workspace>/charts`` (cached by content)."""
+        from pulse.charts import render_chart
+
+        key = hashlib.sha1(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        path = self.charts_dir / f"{key}.png"
+        if not path.is_file():
+            self.charts_dir.mkdir(parents=True, exist_ok=True)
+            render_chart(spec, path)
+        return path
+
+    def document(self, doc_id: int) -> dict | None:
+        rows = self.analyst.ws.query("SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text "
+                                     "FROM documents WHERE doc_id = ?", [doc_id])
+        return rows[0] if rows else None
+
+    def import_file(self, path: Path, kind: str, mapping: dict | None = None, progress: bool = True) -> dict:
+        """Import a user's file, embed its new documents and rescore sentiment; all or nothing.
+
+        Turns wait while the workspace is open for writing. Raises ``IngestError`` with
+        the bad rows (nothing imported) or ``ValueError`` for an unknown kind or mapping.
+        """
+        from tools.sentiment import SentimentModel, score_documents
+        from workspace import ingest
+
+        ws, index = self.analyst.ws, self.analyst.index
+        with self._lock:
+            ws.reopen(read_only=False)
+            try:
+                rep = ingest(ws, kind, Path(path), mapping or None, progress=progress)
+                new_docs = ws.refresh_documents()
+                embedded = index.update(progress=progress)
+                scored = 0
+                if embedded and (ws.path / "models" / "sentiment.joblib").is_file():
+                    scored = score_documents(ws, index, SentimentModel.load(ws.path), progress=progress)
+            finally:
+                ws.reopen(read_only=True)
+        return {"kind": rep.kind, "rows": rep.rows, "inserted": rep.inserted, "replaced": rep.replaced,
+                "new_documents": new_docs, "embedded": embedded, "sentiment_scored": scored}
+
+    def health(self) -> dict:
+        st = self.analyst.ws.query("SELECT count(*) AS n FROM documents")[0]["n"]
+        return {"status": "ok", "model": self.settings.model, "backend": self.settings.backend,
+                "workspace": str(self.settings.workspace), "documents": st, "tools": list(self.analyst.tools),
+                "support_tools": list(self.support.tools), "uptime_s": round(time.time() - self.started, 1)}

@@ -1,0 +1,252 @@
+"""The customer-service desk: sign-in, per-customer sessions, and the policy enforced in code.
+
+    >>> desk = SupportDesk(service)                                               # doctest: +SKIP
+    >>> s = desk.start("42", {"order_date": "1997-01-12"})                        # doctest: +SKIP
+    >>> [e["type"] for e in desk.stream(s["token"], "where is my order?")]        # doctest: +SKIP
+    ['step', 'step', 'token', ..., 'done']
+
+Policy, each rule a few lines below rather than a sentence in a prompt:
+
+* **Sign-in.** A session starts with the customer id plus a second fact the
+  shop can verify: the email or the zip on file; where the customer has
+  neither (the demo's CDNOW customers), the date of any of their orders.
+  Five failures in 15 minutes lock that id. The session's token is returned
+  once and only its SHA-256 is stored.
+* **Own data only.** The support persona's tools (``tools/support.py``) take
+  no customer id: they read the session's. Before the model runs, a message
+  that names another customer's order or customer id is refused here.
+* **No SQL.** ``sql_query`` is not among the support tools at all.
+* **Writes need a confirmation turn.** ``order_action`` only *proposes*; the
+  desk stores the proposal, and files it only if the next message says yes.
+* **Handoff.** On request, when the model picks the ``handoff`` tool (out of
+  scope), or on strongly negative messages (sentiment model and VADER agree),
+  the conversation enters the queue (``GET /support/handoffs``) and, if
+  ``handoff_webhook`` is set, is POSTed there. The bot then stops answering.
+
+What it leaves out: staff tooling to answer a handed-off chat (the queue is
+the integration point).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+from typing import Iterator
+
+from agent.agents import MAX_QUESTION_CHARS, AgentInputError
+
+from .service import PulseService
+
+__all__ = ["SupportDesk", "AuthError", "SessionError"]
+
+_LOCK_AFTER, _LOCK_WINDOW_S = 5, 15 * 60
+_HUMAN = re.compile(r"\b(human|real person|a person|someone real|agent|representative|operator|talk to (?:someone|staff)|"
+                    r"speak to (?:someone|staff|a manager)|manager)\b", re.I)
+_YES = re.compile(r"^\s*(yes|y|yeah|yep|confirm|confirmed|i confirm|ok|okay|sure|please do|go ahead)\b", re.I)
+_NO = re.compile(r"^\s*(no|n|nope|cancel that|don'?t|do not|stop)\b", re.I)
+_IDISH = re.compile(r"(?<![\w-])#?([A-Za-z0-9][\w-]*\d[\w-]*)(?![\w-])")
+_CUSTOMER_REF = re.compile(r"\b(?:customer|client|user|account)\s*(?:id|number|no\.?|#)?\s*#?\s*([A-Za-z0-9-]*\d)\b", re.I)
+
+
+class AuthError(PermissionError):
+    """Sign-in failed (``status`` 401) or is locked for now (429)."""
+
+    def __init__(self, msg: str, status: int = 401):
+        super().__init__(msg)
+        self.status = status
+
+
+class SessionError(PermissionError):
+    """No such session, or it expired."""
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SupportDesk:
+    def __init__(self, service: PulseService, ttl_s: float = 4 * 3600, webhook: str | None = None,
+                 negative_threshold: float = 0.85):
+        self.svc = service
+        self.ttl_s = ttl_s
+        self.webhook = webhook
+        self.negative_threshold = negative_threshold
+        self.ws = service.support.ws
+
+    # -- sign-in -----------------------------------------------------------------------------
+
+    def start(self, customer_id: str, facts: dict) -> dict:
+        """Verify ``customer_id`` with one second fact; return ``{token, conversation_id, customer_id}``."""
+        cid = str(customer_id or "").strip().lstrip("#")
+        if not cid:
+            raise AuthError("give your customer id and one more fact: your email, your zip, or the date of one of your orders")
+        if self.svc.log.auth_failures(cid, _LOCK_WINDOW_S) >= _LOCK_AFTER:
+            raise AuthError("too many failed sign-ins for this customer id; try again in 15 minutes", status=429)
+        if not self._verified(cid, {k: str(v).strip() for k, v in (facts or {}).items() if v}):
+            self.svc.log.add_auth_failure(cid)
+            raise AuthError("we could not verify that customer id with the detail given")  # never says which part was wrong
+        token = secrets.token_urlsafe(24)
+        conv = self.svc.log.new_conversation("support", title=f"support: customer {cid}", customer_id=cid)
+        self.svc.log.add_support_session(_hash(token), conv, cid, self.ttl_s)
+        return {"token": token, "conversation_id": conv, "customer_id": cid}
+
+    def _verified(self, cid: str, facts: dict) -> bool:
+        rows = self.ws.query("SELECT email, zip FROM customers WHERE customer_id = ?", [cid])
+        email, zip_ = (rows[0]["email"], rows[0]["zip"]) if rows else (None, None)
+        if email and facts.get("email"):
+            return secrets.compare_digest(email.strip().lower(), facts["email"].lower())
+        if zip_ and facts.get("zip"):
+            return secrets.compare_digest(zip_.strip(), facts["zip"])
+        if not email and not zip_ and facts.get("order_date"):
+            n = self.ws.query("SELECT count(*) AS n FROM orders WHERE customer_id = ? AND CAST(order_date AS VARCHAR) = ?",
+                              [cid, facts["order_date"][:10]])[0]["n"]
+            return n > 0
+        return False
+
+    def session(self, token: str) -> dict:
+        s = self.svc.log.support_session(_hash(token or ""))
+        if not s:
+            raise SessionError("no such support session, or it expired; sign in again")
+        return s
+
+    # -- a message -------------------------------------------------------------------------------
+
+    def stream(self, token: str, text: str) -> Iterator[dict]:
+        """Answer one message as events (``step``, ``token``, ``done``, ``error``), applying the policy first."""
+        s = self.session(token)
+        me, conv = s["customer_id"], s["conversation_id"]
+        text = (text or "").strip()
+        if not text:
+            yield {"type": "error", "error": "the message is empty", "status": 400}
+            return
+        if len(text) > MAX_QUESTION_CHARS:
+            yield {"type": "error", "status": 400, "error": f"the message is {len(text):,} characters long; the limit is "
+                   f"{MAX_QUESTION_CHARS:,}. Shorten it or ask about one thing at a time."}
+            return
+        canned = self._policy(s, text)
+        if canned is not None:
+            self.svc.log.add_message(conv, "user", text, question=text)
+            canned["message_id"] = self.svc.log.add_message(conv, "assistant", canned["answer"], question=text)
+            canned.update(conversation_id=conv, tool_calls=[], sources=[], charts=[])
+            yield {"type": "token", "text": canned["answer"]}
+            yield {"type": "done", "result": canned}
+            return
+        for ev in self.svc.stream(text, conv, channel="support", customer_id=me):
+            if ev["type"] == "done":
+                ev["result"].update(self._after(s, text, ev["result"]))
+            yield ev
+
+    def ask(self, token: str, text: str) -> dict:
+        """:meth:`stream` collected: the final result, or raises ``AgentInputError`` for bad input."""
+        for ev in self.stream(token, text):
+            if ev["type"] == "error":
+                raise AgentInputError(ev["error"])
+            if ev["type"] == "done":
+                return ev["result"]
+        raise RuntimeError("the turn ended without a result")
+
+    def _policy(self, s: dict, text: str) -> dict | None:
+        """A reply decided by code, or None to let the model answer."""
+        me, conv, th = s["customer_id"], s["conversation_id"], s["token_hash"]
+        if self.svc.log.open_handoff(conv):
+            return {"answer": "A person from our team has this conversation and will reply here; I have added your message.",
+                    "handoff": True}
+        pending = s.get("pending_action")
+        if pending:
+            self.svc.log.set_pending(th, None)
+            if _YES.match(text):
+                n = self.svc.log.add_action(conv, me, pending["action"], pending["order_id"])
+                return {"answer": f"Done: your {pending['action']} request for order {pending['order_id']} is filed "
+                                  f"(request #{n}). You will get an email when it is processed.", "action": {**pending, "id": n}}
+            if _NO.match(text):
+                return {"answer": f"All right, I have not filed anything for order {pending['order_id']}.", "action": None}
+        other = self._foreign_reference(me, text)
+        if other:
+            return {"answer": f"I can only help with your own account, so I cannot look at {other}. "
+                              "If it is yours, please sign in as its owner.", "refused": True}
+        if _HUMAN.search(text):
+            return self._handoff(s, "requested", text)
+        if self._strongly_negative(text):
+            return self._handoff(s, "negative_sentiment", text)
+        return None
+
+    def _foreign_reference(self, me: str, text: str) -> str | None:
+        """Another customer's order or customer id named in the message, described, or None."""
+        for m in _CUSTOMER_REF.finditer(text):
+            if m.group(1).lstrip("#") != me:
+                return f"customer {m.group(1)}"
+        ids = {m.group(1) for m in _IDISH.finditer(text)}
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            rows = self.ws.query(f"SELECT order_id, customer_id FROM orders WHERE order_id IN ({marks})", sorted(ids))
+            for r in rows:
+                if r["customer_id"] != me:
+                    return f"order {r['order_id']}"
+        return None
+
+    def _strongly_negative(self, text: str) -> bool:
+        from tools.sentiment import _vader
+
+        compound = _vader().polarity_scores(text)["compound"]
+        if compound > -0.5:
+            return False
+        try:
+            from tools.sentiment import SentimentModel
+
+            p = SentimentModel.load(self.ws.path).predict([text], self.svc.support.index.embedder)[0]
+            return p["p_negative"] >= self.negative_threshold
+        except (FileNotFoundError, OSError):  # no trained model: VADER alone, stricter
+            return compound <= -0.7
+
+    def _handoff(self, s: dict, reason: str, text: str) -> dict:
+        h = self.svc.log.add_handoff(s["conversation_id"], s["customer_id"], reason, text)
+        self.svc.metrics.handoffs.labels(reason=reason).inc()
+        self._push(h)
+        say = {"requested": "Of course. I am passing this conversation to a person on our team",
+               "negative_sentiment": "I am sorry about this. I am passing your conversation to a person on our team",
+               "out_of_scope": "That is something a person on our team should handle, so I am passing your conversation to them"}
+        return {"answer": f"{say.get(reason, say['out_of_scope'])}; they will reply here, with the history of this chat.",
+                "handoff": True, "handoff_id": h["id"]}
+
+    def _after(self, s: dict, text: str, result: dict) -> dict:
+        """What a model turn leaves behind: a proposed write to confirm, or a handoff the model chose."""
+        extra: dict = {}
+        for c in result["tool_calls"]:
+            data = (c.get("result") or {}).get("data") or {}
+            if c["name"] == "order_action" and isinstance(data, dict) and data.get("pending_action"):
+                self.svc.log.set_pending(s["token_hash"], data["pending_action"])
+                extra["pending_action"] = data["pending_action"]
+                if "yes" not in result["answer"].lower():
+                    extra["answer"] = result["answer"] + f"\n\nReply 'yes' to confirm the {data['pending_action']['action']} " \
+                                                          f"request for order {data['pending_action']['order_id']}, or 'no' to leave it."
+                    self.svc.log.update_message(result["message_id"], extra["answer"])
+            if c["name"] == "handoff" and isinstance(data, dict) and "handoff" in data:
+                h = self.svc.log.add_handoff(s["conversation_id"], s["customer_id"], "out_of_scope", text)
+                self.svc.metrics.handoffs.labels(reason="out_of_scope").inc()
+                self._push(h)
+                extra.update(handoff=True, handoff_id=h["id"])
+        return extra
+
+    def _push(self, handoff: dict) -> None:
+        if not self.webhook:
+            return
+
+        def post():
+            import httpx
+
+            try:
+                httpx.post(self.webhook, json={"event": "handoff", **handoff}, timeout=10)
+            except httpx.HTTPError:
+                self.svc.metrics.errors.labels(where="handoff_webhook").inc()
+
+        threading.Thread(target=post, daemon=True).start()
+
+    def handoffs(self, status: str | None = "open") -> list[dict]:
+        return self.svc.log.handoffs(status)
+
+    def transcript(self, token: str) -> list[dict]:
+        s = self.session(token)
+        return [{"role": m["role"], "content": m["content"], "at": m["created_at"]}
+                for m in self.svc.log.messages(s["conversation_id"])]
