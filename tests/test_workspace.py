@@ -17,7 +17,8 @@ def test_demo_tables_hold_the_real_sources(demo_ws):
         rows = ws.query("SELECT count(*) AS n, round(sum(total), 2) AS s FROM orders WHERE customer_id = '42'")
         assert rows == [{"n": 2, "s": 38.32}]
         kinds = {r["kind"] for r in ws.query("SELECT DISTINCT kind FROM documents")}
-        assert kinds == {"post", "review", "product"}
+        assert kinds == {"post", "review", "product", "help"}
+        assert st["help_articles"] == 7  # the demo shop's policy pages (workspace/demo_help.jsonl)
 
 
 def test_read_only_workspace_refuses_writes(demo_ws):
