@@ -81,7 +81,7 @@ class State(TypedDict, total=False):
 
 class Agent:
     def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None,
-                 lock: threading.Lock | None = None, sessions_path: Path | None = None, prompts: dict | None = None):
+                 lock: threading.Lock | None = None, prompts: dict | None = None):
         self.settings = settings
         self.ws = ws
         self.index = index
@@ -94,9 +94,8 @@ class Agent:
         self._lock = lock or threading.Lock()  # agents sharing one generator share one lock: turns queue
         self._on_token: Callable[[str], None] | None = None
         self._on_step: Callable[[dict], None] | None = None
-        sessions_path = sessions_path or settings.sessions_path
-        sessions_path.parent.mkdir(parents=True, exist_ok=True)
-        self._sessions = sqlite3.connect(str(sessions_path), check_same_thread=False)
+        settings.sessions_path.parent.mkdir(parents=True, exist_ok=True)
+        self._sessions = sqlite3.connect(str(settings.sessions_path), check_same_thread=False)
         self.checkpointer = SqliteSaver(self._sessions)
         self.graph = self._build()
 
@@ -127,8 +126,11 @@ class Agent:
         """Run one tool without the generator (dashboards, alert polling); raises ``ToolError``."""
         if name not in self.tools:
             raise AgentInputError(f"no tool {name!r}")
-        ctx = replace(self.ctx, customer_id=customer_id) if customer_id else self.ctx
-        return self.tools[name].run(ctx, args)
+        return self.tools[name].run(self._ctx(customer_id), args)
+
+    def _ctx(self, customer_id: str | None):
+        """The tool context, scoped to one customer in support sessions."""
+        return replace(self.ctx, customer_id=customer_id) if customer_id else self.ctx
 
     def _step(self, event: dict) -> None:
         if self._on_step:
@@ -214,9 +216,8 @@ class Agent:
         plan = state["plan"]
         t0 = time.perf_counter()
         tool = self.tools[plan["tool"]]
-        ctx = replace(self.ctx, customer_id=state["customer_id"]) if state.get("customer_id") else self.ctx
         try:
-            result = tool.run(ctx, plan.get("args") or {})
+            result = tool.run(self._ctx(state.get("customer_id")), plan.get("args") or {})
             call = {"name": tool.name, "args": plan.get("args"), "result": result.model_dump(mode="json"), "error": None}
             sources = result.sources
         except ToolError as e:

@@ -56,7 +56,7 @@ class PulseService:
         self._lock = analyst._lock  # the one local model's lock, shared by both personas
 
     @classmethod
-    def open(cls, settings: Settings, chat_model=None, analyst_tools: dict | None = None) -> "PulseService":
+    def open(cls, settings: Settings, chat_model=None) -> "PulseService":
         """Open the workspace read-only, load the index and the model once, and build both personas."""
         from agent.models import load_model
         from retrieval import Embedder, Index
@@ -65,7 +65,7 @@ class PulseService:
         ws = Workspace.open(settings.workspace, read_only=True)
         index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
         model = chat_model or load_model(settings)
-        analyst = Agent(settings, ws, index, model, tools=analyst_tools or REGISTRY)
+        analyst = Agent(settings, ws, index, model, tools=REGISTRY)
         support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS)
         return cls(settings, analyst, support, Log(settings.workspace / "pulse_log.sqlite"))
 

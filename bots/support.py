@@ -200,10 +200,15 @@ class SupportDesk:
         except (FileNotFoundError, OSError):  # no trained model: VADER alone, stricter
             return compound <= -0.7
 
-    def _handoff(self, s: dict, reason: str, text: str) -> dict:
+    def _queue(self, s: dict, reason: str, text: str) -> dict:
+        """Put the conversation in the handoff queue, count it, and push it to the webhook."""
         h = self.svc.log.add_handoff(s["conversation_id"], s["customer_id"], reason, text)
         self.svc.metrics.handoffs.labels(reason=reason).inc()
         self._push(h)
+        return h
+
+    def _handoff(self, s: dict, reason: str, text: str) -> dict:
+        h = self._queue(s, reason, text)
         say = {"requested": "Of course. I am passing this conversation to a person on our team",
                "negative_sentiment": "I am sorry about this. I am passing your conversation to a person on our team",
                "out_of_scope": "That is something a person on our team should handle, so I am passing your conversation to them"}
@@ -223,9 +228,7 @@ class SupportDesk:
                                                           f"request for order {data['pending_action']['order_id']}, or 'no' to leave it."
                     self.svc.log.update_message(result["message_id"], extra["answer"])
             if c["name"] == "handoff" and isinstance(data, dict) and "handoff" in data:
-                h = self.svc.log.add_handoff(s["conversation_id"], s["customer_id"], "out_of_scope", text)
-                self.svc.metrics.handoffs.labels(reason="out_of_scope").inc()
-                self._push(h)
+                h = self._queue(s, "out_of_scope", text)
                 extra.update(handoff=True, handoff_id=h["id"])
         return extra
 

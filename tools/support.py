@@ -28,7 +28,7 @@ from . import recommend as _recommend
 from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
 
 __all__ = ["SUPPORT_TOOLS", "my_orders", "product_reviews", "shop_policy", "my_recommendations", "order_action",
-           "handoff", "order_owner"]
+           "handoff"]
 
 _CANCELLABLE = ("placed", "pending", "processing", "paid")
 
@@ -37,12 +37,6 @@ def _who(ctx: ToolContext) -> str:
     if not ctx.customer_id:
         raise ToolError("no customer is signed in to this session")
     return ctx.customer_id
-
-
-def order_owner(ws, order_id: str) -> str | None:
-    """The customer an order belongs to, or None when there is no such order."""
-    rows = ws.query("SELECT customer_id FROM orders WHERE order_id = ?", [order_id])
-    return rows[0]["customer_id"] if rows else None
 
 
 def _own_order(ctx: ToolContext, order_id: str) -> dict:
