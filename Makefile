@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install models demo train run serve chat test bench load clean
+.PHONY: install models demo train run serve chat test bench load eval clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench: models train
 
 load: models train
 	$(PY) -m bench.load
+
+# the full eval suites with the default model; the report lands in demo-workspace/eval_runs/<run>/ (SPLIT=dev|test|all)
+SPLIT ?= all
+EVAL_SUITES := evals/suites/analyst.yaml evals/suites/shopper.yaml evals/suites/support.yaml evals/suites/chitchat.yaml evals/suites/components.yaml
+eval: models train
+	$(PULSE) eval $(EVAL_SUITES) --split $(SPLIT)
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache

@@ -11,6 +11,9 @@ The graph has three nodes:
 * ``route``: the generator picks one tool and its arguments, constrained by a
   JSON schema (``anyOf`` over the tools, plus ``none``). A semantic router
   narrows the schema to one tool when a request clearly resembles its examples.
+  Date phrases ("Q3 1997", "last quarter") are resolved in code first
+  (``agent/dates.py``): the semantic router compares the text with the ranges
+  in place, and the generator is shown them.
 * ``act``: the tool runs; its error, if any, becomes the evidence.
 * ``answer``: the generator writes the answer from the tool's summary, streaming
   tokens; citations are checked, and every number must be grounded in what the
@@ -41,6 +44,7 @@ from langgraph.graph import END, START, StateGraph
 from pulse.config import Settings, load_settings
 from tools import REGISTRY, ToolContext, ToolError
 
+from .dates import describe_dates, with_ranges
 from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
 from .models import ChatModel, load_model
 from .router import SemanticRouter
@@ -94,6 +98,7 @@ class Agent:
         self._lock = lock or threading.Lock()  # agents sharing one generator share one lock: turns queue
         self._on_token: Callable[[str], None] | None = None
         self._on_step: Callable[[dict], None] | None = None
+        self._today = None
         settings.sessions_path.parent.mkdir(parents=True, exist_ok=True)
         self._sessions = sqlite3.connect(str(settings.sessions_path), check_same_thread=False)
         self.checkpointer = SqliteSaver(self._sessions)
@@ -109,6 +114,21 @@ class Agent:
         ws = Workspace.open(settings.workspace, read_only=True)
         index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
         return cls(settings, ws, index, chat_model or load_model(settings))
+
+    @property
+    def today(self):
+        """What "last month" counts from: the setting, else the day after the newest order, else the real date."""
+        if self._today is None:
+            import datetime as dt
+
+            self._today = self.settings.today
+            if self._today is None:
+                try:
+                    newest = self.ws.query("SELECT max(order_date) AS d FROM orders")[0]["d"]
+                except Exception:  # noqa: BLE001 - a workspace without an orders table
+                    newest = None
+                self._today = newest + dt.timedelta(days=1) if newest else dt.date.today()
+        return self._today
 
     def warm(self) -> None:
         """Evaluate the fixed system prompts once, so the first real turn finds them in the KV cache."""
@@ -171,13 +191,16 @@ class Agent:
     def choose(self, question: str, turns: list[Turn] | None = None) -> tuple[dict, dict]:
         """Pick (plan, timings) for a question: the tool-choice step alone, used by evals too."""
         t0 = time.perf_counter()
-        only = self.router.confident(question) if not turns else None
+        only = self.router.confident(with_ranges(question, self.today)) if not turns else None
         if only == "none":
             return {"tool": "none", "args": {}}, {"route_s": time.perf_counter() - t0, "router_hint": "none"}
         system = self._route_prompt()
         user = question
         if turns:
             user = f"Earlier in this conversation:\n{self._history_text(turns)}\n\nLatest message: {question}"
+        dates = describe_dates(question, self.today)
+        if dates:  # calendar arithmetic done in code: the router copies the ranges
+            user += f"\n\nDates in this message: {dates}."
         c = self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": user}],
                                 max_tokens=200, temperature=0.0, json_schema=self.plan_schema(only))
         try:
@@ -192,7 +215,7 @@ class Agent:
         return plan, {"route_s": time.perf_counter() - t0, "router_hint": only}
 
     def _drop_invented(self, tool: str, args: dict, said: str) -> dict:
-        """Drop optional ids and texts the user never wrote: small models fill optional fields with inventions."""
+        """Drop optional ids, texts and date bounds the user never gave: small models fill optional fields with inventions."""
         required = set(self.tools[tool].schema().get("required", []))
         said = said.lower()
         keep = {}
@@ -200,6 +223,8 @@ class Agent:
             verbatim = k == "text" or k == "id" or k.endswith("_id")
             if verbatim and k not in required and isinstance(v, str) and v.strip().lower().lstrip("#") not in said:
                 continue
+            if k in ("since", "until") and k not in required and isinstance(v, str) and v[:4] not in said:
+                continue  # a date range the message never gave (its resolved ranges are part of ``said``)
             keep[k] = v
         return keep
 

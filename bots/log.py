@@ -192,5 +192,9 @@ class Log:
     def add_auth_failure(self, customer_id: str) -> None:
         self._x("INSERT INTO auth_failures VALUES (?, ?)", [customer_id, time.time()])
 
+    def clear_auth_failures(self, customer_id: str) -> None:
+        """A successful sign-in wipes the count, so earlier typos do not lock the owner out later."""
+        self._x("DELETE FROM auth_failures WHERE customer_id = ?", [customer_id])
+
     def close(self) -> None:
         self.db.close()

@@ -56,8 +56,11 @@ class PulseService:
         self._lock = analyst._lock  # the one local model's lock, shared by both personas
 
     @classmethod
-    def open(cls, settings: Settings, chat_model=None) -> "PulseService":
-        """Open the workspace read-only, load the index and the model once, and build both personas."""
+    def open(cls, settings: Settings, chat_model=None, log_path: Path | None = None) -> "PulseService":
+        """Open the workspace read-only, load the index and the model once, and build both personas.
+
+        ``log_path`` puts the conversation log elsewhere (an eval run keeps its own).
+        """
         from agent.models import load_model
         from retrieval import Embedder, Index
         from workspace import Workspace
@@ -67,7 +70,7 @@ class PulseService:
         model = chat_model or load_model(settings)
         analyst = Agent(settings, ws, index, model, tools=REGISTRY)
         support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS)
-        return cls(settings, analyst, support, Log(settings.workspace / "pulse_log.sqlite"))
+        return cls(settings, analyst, support, Log(log_path or settings.workspace / "pulse_log.sqlite"))
 
     def close(self) -> None:
         self.support.close(model=False)

@@ -10,7 +10,8 @@ Policy, each rule a few lines below rather than a sentence in a prompt:
 * **Sign-in.** A session starts with the customer id plus a second fact the
   shop can verify: the email or the zip on file; where the customer has
   neither (the demo's CDNOW customers), the date of any of their orders.
-  Five failures in 15 minutes lock that id. The session's token is returned
+  Five failures in 15 minutes lock that id (a successful sign-in clears
+  the count). The session's token is returned
   once and only its SHA-256 is stored.
 * **Own data only.** The support persona's tools (``tools/support.py``) take
   no customer id: they read the session's. Before the model runs, a message
@@ -87,6 +88,7 @@ class SupportDesk:
         if not self._verified(cid, {k: str(v).strip() for k, v in (facts or {}).items() if v}):
             self.svc.log.add_auth_failure(cid)
             raise AuthError("we could not verify that customer id with the detail given")  # never says which part was wrong
+        self.svc.log.clear_auth_failures(cid)
         token = secrets.token_urlsafe(24)
         conv = self.svc.log.new_conversation("support", title=f"support: customer {cid}", customer_id=cid)
         self.svc.log.add_support_session(_hash(token), conv, cid, self.ttl_s)

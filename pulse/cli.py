@@ -17,7 +17,9 @@
     pulse reviews PRODUCT_ID
     pulse alerts [--since D] [--until D]
     pulse reply --review ID | --post ID [--order ID]
-    pulse eval --components
+    pulse eval --components                     each model's metric beside its baseline
+    pulse eval SUITE.yaml [--split test] [--repeat K] [--model M] [--report DIR] [--fail-under R]
+    pulse eval --compare A B                    what changed between two stored runs
 
 Analytics commands print a summary, or everything with ``--json``; ``--plot FILE``
 saves the chart as a PNG where the result has one.
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -398,22 +401,68 @@ def cmd_reply(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    if not args.components:
-        print("error: only --components is available for now", file=sys.stderr)
-        return 2
-    from evals.components import component_rows, format_table
-    from workspace.artifacts import ArtifactMissing
+    """``pulse eval --components``, ``pulse eval SUITE.yaml ...`` or ``pulse eval --compare A B``."""
+    from evals.report import RunNotFound, compare, format_totals, load_run, write_run
 
-    s = _settings(args)
+    s = load_settings(workspace=args.workspace, model=args.eval_model or args.model, backend=args.eval_backend or args.backend,
+                      threads=args.threads, base_url=args.eval_base_url or args.base_url)
+    root = Path(args.report) if args.report else s.workspace / "eval_runs"
+    if args.compare:
+        try:
+            print(compare(load_run(args.compare[0], root), load_run(args.compare[1], root)))
+        except RunNotFound as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.components and not args.suites:
+        from evals.components import component_rows, format_table
+        from workspace.artifacts import ArtifactMissing
+
+        try:
+            rows = component_rows(s.workspace)
+        except ArtifactMissing as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        if args.json:
+            _print_json(rows)
+        else:
+            print(format_table(rows))
+        return 0
+    if not args.suites:
+        print("error: name one or more suite files (evals/suites/*.yaml), or use --components or --compare A B", file=sys.stderr)
+        return 2
+    from evals.runner import Runner, open_service
+    from evals.suite import SuiteError, load_suite
+
     try:
-        rows = component_rows(s.workspace)
-    except ArtifactMissing as e:
+        suites = [load_suite(p) for p in args.suites]
+    except SuiteError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
+        return 2
+    log_path = root / f".running-{os.getpid()}.sqlite"  # moves into the run's folder at the end
+    try:
+        with open_service(s, suites, log_path, progress=not args.json) as svc:
+            runner = Runner(svc, progress=not args.json, workspace_name=str(s.workspace))
+            run = runner.run(suites, split=args.split, tags=args.tag, repeat=args.repeat)
+    except SuiteError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    folder = write_run(run, root)
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{log_path}{suffix}").exists():
+            Path(f"{log_path}{suffix}").replace(folder / f"conversations.sqlite{suffix}")
     if args.json:
-        _print_json(rows)
+        _print_json({k: run[k] for k in ("run_id", "model", "backend", "split", "repeat", "totals", "by_suite")})
     else:
-        print(format_table(rows))
+        print(format_totals(run))
+        for c in run["cases"]:
+            if not c["passed"]:
+                print(f"  FAIL {c['suite']}/{c['id']}: {c['reason'][:300]}")
+        print(f"report: {folder}/report.html (also report.md, run.json)")
+    rate = run["totals"]["pass_rate"] or 0.0
+    if args.fail_under is not None and rate < args.fail_under:
+        print(f"eval: pass rate {rate:.3f} is below --fail-under {args.fail_under}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -551,7 +600,17 @@ def _parser() -> argparse.ArgumentParser:
     dc = sub.add_parser("discord", help="run the Discord bot (token from DISCORD_TOKEN)")
     dc.set_defaults(fn=cmd_discord)
 
-    ev = sub.add_parser("eval", help="evaluation reports")
+    ev = sub.add_parser("eval", help="run eval suites, compare runs, or print the components table")
+    ev.add_argument("suites", nargs="*", metavar="SUITE.yaml", help="suite files (evals/suites/*.yaml)")
+    ev.add_argument("--split", choices=["dev", "test", "all"], default="all", help="which cases (tune on dev, report test)")
+    ev.add_argument("--tag", action="append", help="only cases with this tag (repeatable), e.g. smoke")
+    ev.add_argument("--repeat", type=int, default=1, metavar="K", help="run every case K times (pass^k)")
+    ev.add_argument("--report", metavar="DIR", help="where runs are kept (default <workspace>/eval_runs)")
+    ev.add_argument("--fail-under", type=float, metavar="RATE", help="exit 1 if the pass rate is below this")
+    ev.add_argument("--compare", nargs=2, metavar=("A", "B"), help="what changed between two runs (ids, folders, latest, previous)")
+    ev.add_argument("--model", dest="eval_model", help="model for this run (as the global --model)")
+    ev.add_argument("--backend", dest="eval_backend", choices=["llamacpp", "transformers", "openai"])
+    ev.add_argument("--base-url", dest="eval_base_url", help="OpenAI-compatible endpoint for --backend openai")
     ev.add_argument("--components", action="store_true", help="each model's metric beside its baseline")
     _out_args(ev, plot=False)
     ev.set_defaults(fn=cmd_eval)

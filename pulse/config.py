@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,9 @@ class Settings(BaseModel):
     index: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = Field(100_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
     hnsw_ef_search: int = Field(64, ge=1)
+
+    today: date | None = Field(None, description="The date 'last month' and 'this year' count from; default: the day after "
+                                                 "the newest order (or today, when there are no orders).")
 
     sql_row_limit: int = Field(200, ge=1)
     sql_timeout_s: float = Field(5.0, gt=0)

@@ -183,6 +183,12 @@ def test_invented_optional_ids_and_texts_are_dropped(small_agent):
     # a required id stays even if it was not typed verbatim (the tool will refuse it with a clear message)
     assert small_agent._drop_invented("shop_lookup", {"entity": "customer", "id": "42"}, "that customer") == \
         {"entity": "customer", "id": "42"}
+    # date bounds the message never gave go; resolved ranges (part of what the router was shown) stay
+    assert small_agent._drop_invented("topics", {"kind": "review", "since": "2021-01-01", "until": "2021-03-31"},
+                                      "themes in dress reviews") == {"kind": "review"}
+    shown = "topics in posts during 2016\n\nDates in this message: 2016 = 2016-01-01 to 2017-01-01 (end exclusive)."
+    assert small_agent._drop_invented("topics", {"kind": "post", "since": "2016-01-01", "until": "2017-01-01"}, shown) == \
+        {"kind": "post", "since": "2016-01-01", "until": "2017-01-01"}
 
 
 def test_a_forecast_question_gets_the_forecast_tool_and_a_chart(default_agent):

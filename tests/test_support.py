@@ -82,6 +82,17 @@ def test_repeated_failures_lock_the_customer_id(live):
     assert r.status_code == 429 and "15 minutes" in r.json()["detail"]
 
 
+def test_a_successful_sign_in_clears_earlier_failures(live):
+    base, svc = live
+    me = _customers(svc, 5)[4]
+    post = lambda fact: httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], "order_date": fact})
+    assert [post("1990-02-01").status_code for _ in range(4)] == [401] * 4
+    assert post(me["day"]).status_code == 201  # four typos, then the owner gets it right: the count starts again
+    # without the reset, the 2nd of these would already be the 6th failure in the window, and 429
+    assert [post("1990-02-02").status_code for _ in range(4)] == [401] * 4
+    assert post(me["day"]).status_code == 201
+
+
 def test_forged_or_missing_token_is_refused(live):
     base, _ = live
     for headers in ({}, {"Authorization": "Bearer forged-token"}):

@@ -1,0 +1,137 @@
+"""Date phrases in a question, resolved to explicit ranges before the router sees it.
+
+Small models do calendar arithmetic badly ("Q3 1997" became July to December), so
+Pulse resolves the phrase in code and hands the router a line like
+``Q3 1997 = 1997-07-01 to 1997-10-01 (end exclusive)``.
+
+    >>> from datetime import date
+    >>> [str(s) for s in resolve_dates("orders in the first half of 1997 vs Q1 1998?", date(1998, 7, 1))]
+    ['the first half of 1997 = 1997-01-01 to 1997-07-01 (end exclusive)', 'Q1 1998 = 1998-01-01 to 1998-04-01 (end exclusive)']
+    >>> [str(s) for s in resolve_dates("revenue last quarter", date(1998, 7, 1))]
+    ['last quarter = 1998-04-01 to 1998-07-01 (end exclusive)']
+
+Relative phrases (last month, this year, last 30 days) count from ``today``. For
+a workspace whose data has ended (the demo's orders stop in June 1998), "today"
+is the day after the newest order, so "last quarter" means the last full quarter
+of data, which is what an analyst of that data means.
+What it leaves out: weekdays ("last Tuesday"), fiscal calendars, and other languages.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+__all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges"]
+
+_MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
+                                       "september", "october", "november", "december"], start=1)}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4, "final": 4}
+_MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_YEAR = r"((?:19|20)\d\d)"
+
+_PATTERNS = [
+    ("quarter", re.compile(rf"\bq([1-4])\s*(?:of\s+)?'?{_YEAR}\b", re.I)),
+    ("quarter_words", re.compile(rf"\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+quarter\s+(?:of\s+)?{_YEAR}\b", re.I)),
+    ("half", re.compile(rf"\bthe\s+(first|1st|second|2nd|last)\s+half\s+(?:of\s+)?{_YEAR}\b", re.I)),
+    ("half_h", re.compile(rf"\bh([12])\s*(?:of\s+)?{_YEAR}\b", re.I)),
+    ("month", re.compile(rf"\b({_MON})\.?,?\s+(?:of\s+)?{_YEAR}\b", re.I)),
+    ("relative", re.compile(r"\b(last|previous|past|this|current)\s+(week|month|quarter|year)\b", re.I)),
+    ("last_n", re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+(day|week|month)s?\b", re.I)),
+    ("year", re.compile(rf"\b(?:in|during|for|throughout|of)\s+(?:the\s+year\s+)?{_YEAR}\b(?!\s*-)", re.I)),
+]
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    phrase: str
+    at: tuple[int, int]  # where the phrase sits in the text
+    start: date
+    end: date  # exclusive
+
+    def __str__(self) -> str:
+        return f"{self.phrase} = {self.start.isoformat()} to {self.end.isoformat()} (end exclusive)"
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = divmod(d.month - 1 + n, 12)
+    return date(d.year + y, m + 1, 1)
+
+
+def _quarter_start(d: date) -> date:
+    return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
+    g = m.groups()
+    if kind == "quarter":
+        q, y = int(g[0]), int(g[1])
+        start = date(y, 3 * (q - 1) + 1, 1)
+        return start, _add_months(start, 3)
+    if kind == "quarter_words":
+        start = date(int(g[1]), 3 * (_ORD[g[0].lower()] - 1) + 1, 1)
+        return start, _add_months(start, 3)
+    if kind in ("half", "half_h"):
+        h = 2 if g[0].lower() in ("second", "2nd", "last", "2") else 1
+        start = date(int(g[1]), 1 if h == 1 else 7, 1)
+        return start, _add_months(start, 6)
+    if kind == "month":
+        start = date(int(g[1]), _MONTHS[g[0].lower().rstrip(".")], 1)
+        return start, _add_months(start, 1)
+    if kind == "year":
+        return date(int(g[0]), 1, 1), date(int(g[0]) + 1, 1, 1)
+    if kind == "relative":
+        which, unit = g[0].lower(), g[1].lower()
+        this = {"week": today - timedelta(days=today.weekday()), "month": date(today.year, today.month, 1),
+                "quarter": _quarter_start(today), "year": date(today.year, 1, 1)}[unit]
+        step = {"week": None, "month": 1, "quarter": 3, "year": 12}[unit]
+        nxt = this + timedelta(days=7) if unit == "week" else _add_months(this, step)
+        if which in ("this", "current"):
+            return this, nxt
+        prev = this - timedelta(days=7) if unit == "week" else _add_months(this, -step)
+        return prev, this
+    if kind == "last_n":
+        n, unit = int(g[0]), g[1].lower()
+        if unit == "month":
+            return _add_months(date(today.year, today.month, 1), -n), date(today.year, today.month, 1)
+        return today - timedelta(days=n * (7 if unit == "week" else 1)), today
+    return None
+
+
+def resolve_dates(text: str, today: date) -> list[DateSpan]:
+    """Every date phrase in ``text`` with its range, in the order they appear; overlapping matches keep the first."""
+    found: list[tuple[int, int, DateSpan]] = []
+    for kind, pat in _PATTERNS:
+        for m in pat.finditer(text):
+            if any(a < m.end() and m.start() < b for a, b, _ in found):
+                continue
+            span = _span(kind, m, today)
+            if span:
+                phrase = re.sub(r"^(in|during|for|throughout|of)\s+", "", m.group(0).strip(), flags=re.I)
+                found.append((m.start(), m.end(), DateSpan(phrase, (m.start(), m.end()), *span)))
+    return [s for _, _, s in sorted(found, key=lambda x: x[0])]
+
+
+def describe_dates(text: str, today: date) -> str:
+    """The router's hint: one line per phrase, or '' when the message has none."""
+    spans = resolve_dates(text, today)
+    return "; ".join(str(s) for s in spans)
+
+
+def with_ranges(text: str, today: date) -> str:
+    """The text with each phrase replaced by its range: what the semantic router compares.
+
+    "orders last quarter" reads like a forecast request to an embedding; the range does not.
+
+        >>> with_ranges("how many orders last quarter?", date(1998, 7, 1))
+        'how many orders from 1998-04-01 to 1998-07-01?'
+    """
+    out, pos = [], 0
+    for s in resolve_dates(text, today):
+        a, b = s.at
+        out += [text[pos:a], f"from {s.start.isoformat()} to {s.end.isoformat()}"]
+        pos = b
+    return "".join(out) + text[pos:]
