@@ -220,7 +220,7 @@ class Agent:
         said = said.lower()
         keep = {}
         for k, v in (args or {}).items():
-            verbatim = k == "text" or k == "id" or k.endswith("_id")
+            verbatim = k in ("text", "id", "category") or k.endswith("_id")
             if verbatim and k not in required and isinstance(v, str) and v.strip().lower().lstrip("#") not in said:
                 continue
             if k in ("since", "until") and k not in required and isinstance(v, str) and v[:4] not in said:

@@ -183,6 +183,8 @@ def test_invented_optional_ids_and_texts_are_dropped(small_agent):
     # a required id stays even if it was not typed verbatim (the tool will refuse it with a clear message)
     assert small_agent._drop_invented("shop_lookup", {"entity": "customer", "id": "42"}, "that customer") == \
         {"entity": "customer", "id": "42"}
+    assert small_agent._drop_invented("forecast", {"metric": "orders", "category": "Electronics"}, "forecast weekly orders") == \
+        {"metric": "orders"}  # the 1.5B invented this category; the tool then found nothing to forecast
     # date bounds the message never gave go; resolved ranges (part of what the router was shown) stay
     assert small_agent._drop_invented("topics", {"kind": "review", "since": "2021-01-01", "until": "2021-03-31"},
                                       "themes in dress reviews") == {"kind": "review"}
