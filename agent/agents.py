@@ -42,12 +42,16 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
 from pulse.config import Settings, load_settings
+from pulse.errors import UserError
 from tools import REGISTRY, ToolContext, ToolError
 
+from .compose import PROSE_TOOLS, compact_evidence, compose, quotes
 from .dates import describe_dates, with_ranges
 from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
 from .models import ChatModel, load_model
 from .router import SemanticRouter
+from .slots import fill
+from .understand import understand
 
 __all__ = ["Agent", "AgentInputError", "MAX_QUESTION_CHARS"]
 
@@ -55,7 +59,7 @@ MAX_QUESTION_CHARS = 4000
 _HISTORY_TURNS = 3
 
 
-class AgentInputError(ValueError):
+class AgentInputError(UserError):
     """The user's message cannot be handled as given (empty, too long)."""
 
 
@@ -63,10 +67,11 @@ def _prompt(name: str) -> str:
     return resources.files("agent").joinpath("prompts", f"{name}.md").read_text()
 
 
-class Turn(TypedDict):
+class Turn(TypedDict, total=False):
     question: str
     tool: str | None
     args: dict | None
+    spec: dict | None  # the semantic layer's query, when it wrote the SQL (follow-ups swap its filters)
     answer: str
 
 
@@ -85,7 +90,7 @@ class State(TypedDict, total=False):
 
 class Agent:
     def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None,
-                 lock: threading.Lock | None = None, prompts: dict | None = None):
+                 lock: threading.Lock | None = None, prompts: dict | None = None, persona: str = "analyst"):
         self.settings = settings
         self.ws = ws
         self.index = index
@@ -95,6 +100,9 @@ class Agent:
         self.prompts = {"route": "route", "chat": "chat", **(prompts or {})}
         self.ctx = ToolContext(ws, index, settings)
         self.router = SemanticRouter(self.tools, index.embedder)
+        self.persona = persona  # which example file (agent/intents/<persona>.yaml) the intent model learns from
+        self._intents = None
+        self._categories: list[str] | None = None
         self._lock = lock or threading.Lock()  # agents sharing one generator share one lock: turns queue
         self._on_token: Callable[[str], None] | None = None
         self._on_step: Callable[[dict], None] | None = None
@@ -130,9 +138,32 @@ class Agent:
                 self._today = newest + dt.timedelta(days=1) if newest else dt.date.today()
         return self._today
 
+    @property
+    def intents(self):
+        """The intent model for this agent's tools, fitted on first use (cached on disk by its data's hash)."""
+        if self._intents is None:
+            from .intent import IntentModel
+
+            self._intents = IntentModel.fit(self.tools, self.index.embedder, self.persona,
+                                            cache_dir=self.settings.cache_dir / "intent")
+        return self._intents
+
+    @property
+    def categories(self) -> list[str]:
+        """The catalog's categories, which the semantic layer recognises in a question."""
+        if self._categories is None:
+            try:
+                rows = self.ws.query("SELECT DISTINCT category AS c FROM products WHERE category IS NOT NULL")
+                self._categories = sorted(str(r["c"]) for r in rows if r["c"])
+            except Exception:  # noqa: BLE001 - a workspace without products
+                self._categories = []
+        return self._categories
+
     def warm(self) -> None:
         """Evaluate the fixed system prompts once, so the first real turn finds them in the KV cache."""
-        for system in (self._route_prompt(), _prompt(self.prompts.get("answer", "answer"))):
+        if self.settings.pipeline == "fast":
+            self.intents  # noqa: B018 - fit or load it now, not in the first turn
+        for system in (self._route_prompt(), _prompt(self.prompts.get("answer", "answer")), _prompt(self.prompts["chat"])):
             self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": "hello"}], max_tokens=1)
 
     def close(self, model: bool = True) -> None:
@@ -169,11 +200,13 @@ class Agent:
         g.add_edge("answer", END)
         return g.compile(checkpointer=self.checkpointer)
 
-    def plan_schema(self, only: str | None = None) -> dict:
-        """The JSON schema the router's output must follow."""
+    def plan_schema(self, only: str | list[str] | None = None) -> dict:
+        """The JSON schema the router's output must follow: every tool and none, one tool, or a few tools and none."""
+        names = None if only is None else [only] if isinstance(only, str) else list(only)
         options = [{"type": "object", "properties": {"tool": {"const": n}, "args": t.schema()},
-                    "required": ["tool", "args"], "additionalProperties": False} for n, t in self.tools.items() if only in (None, n)]
-        if only is None:
+                    "required": ["tool", "args"], "additionalProperties": False}
+                   for n, t in self.tools.items() if names is None or n in names]
+        if names is None or len(names) > 1:
             options.append({"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False})
         return {"anyOf": options}
 
@@ -189,11 +222,54 @@ class Agent:
         return "\n".join(lines)
 
     def choose(self, question: str, turns: list[Turn] | None = None) -> tuple[dict, dict]:
-        """Pick (plan, timings) for a question: the tool-choice step alone, used by evals too."""
+        """Pick (plan, timings) for a question: the tool-choice step alone, used by evals too.
+
+        With ``pipeline = "fast"`` code plans (``agent/understand.py``) and the generator decides only what code
+        could not; with ``"generator"`` the generator plans every turn.
+        """
+        if self.settings.pipeline == "fast":
+            return self._choose_fast(question, turns or [])
         t0 = time.perf_counter()
         only = self.router.confident(with_ranges(question, self.today)) if not turns else None
         if only == "none":
             return {"tool": "none", "args": {}}, {"route_s": time.perf_counter() - t0, "router_hint": "none"}
+        plan = self._generate_plan(question, turns, only)
+        return plan, {"route_s": time.perf_counter() - t0, "router_hint": only}
+
+    def _choose_fast(self, question: str, turns: list[Turn]) -> tuple[dict, dict]:
+        t0 = time.perf_counter()
+        p = understand(question, self.intents, turns, self.today, self.categories, self.tools)
+        timings = {"understand_s": time.perf_counter() - t0, "router_hint": p.how, "intent_p": p.p}
+        if p.ask_generator:
+            # the generator decides only what code could not: the tool among a few, or the arguments of a fixed one
+            only = p.ask_generator if len(p.ask_generator) > 1 else p.ask_generator[0]
+            plan = self._generate_plan(question, turns, only)
+            if plan.get("tool") not in (None, "none", "sql_query"):
+                plan["args"] = {**plan.get("args", {}), **fill(plan["tool"], question, self.today).args}  # what code read wins
+            timings["generator_plan"] = True
+        elif p.calls:
+            plan = {**p.calls[0], "calls": p.calls}
+        elif p.how == "clarify":
+            plan = {"tool": "none", "args": {}, "clarify": p.missing}
+        else:
+            plan = {"tool": "none", "args": {}}
+        invented = self._invented_ids(plan, question, turns)
+        if invented:  # a required id the message (and the conversation) never gave: ask for it, never guess
+            plan = {"tool": "none", "args": {}, "clarify": invented}
+        plan["how"] = p.how
+        timings["route_s"] = time.perf_counter() - t0
+        return plan, timings
+
+    def _invented_ids(self, plan: dict, question: str, turns: list[Turn]) -> list[str]:
+        if plan.get("tool") in (None, "none"):
+            return []
+        said = (question + " " + " ".join(json.dumps(t.get("args"), default=str) + t["question"] for t in turns[-3:])).lower()
+        required = set(self.tools[plan["tool"]].schema().get("required", []))
+        return [k for k, v in (plan.get("args") or {}).items()
+                if k in required and (k == "id" or k.endswith("_id")) and str(v).strip().lower().lstrip("#") not in said]
+
+    def _generate_plan(self, question: str, turns: list[Turn] | None, only: str | list[str] | None) -> dict:
+        """The generator's plan, constrained by the JSON schema of the allowed tools."""
         system = self._route_prompt()
         user = question
         if turns:
@@ -212,7 +288,7 @@ class Agent:
         plan.setdefault("args", {})
         if plan["tool"] != "none":
             plan["args"] = self._drop_invented(plan["tool"], plan["args"], user)
-        return plan, {"route_s": time.perf_counter() - t0, "router_hint": only}
+        return plan
 
     def _drop_invented(self, tool: str, args: dict, said: str) -> dict:
         """Drop optional ids, texts and date bounds the user never gave: small models fill optional fields with inventions."""
@@ -233,24 +309,28 @@ class Agent:
             plan, timings = state["forced"], {"route_s": 0.0, "router_hint": "forced"}
         else:
             plan, timings = self.choose(state["question"], state.get("turns") or [])
-        if plan.get("tool") != "none":
-            self._step({"type": "tool_start", "name": plan["tool"], "args": plan.get("args") or {}})
         return {"plan": plan, "timings": {**timings}, "tool_calls": [], "sources": []}
 
     def _act(self, state: State) -> dict:
         plan = state["plan"]
-        t0 = time.perf_counter()
-        tool = self.tools[plan["tool"]]
-        try:
-            result = tool.run(self._ctx(state.get("customer_id")), plan.get("args") or {})
-            call = {"name": tool.name, "args": plan.get("args"), "result": result.model_dump(mode="json"), "error": None}
-            sources = result.sources
-        except ToolError as e:
-            call = {"name": tool.name, "args": plan.get("args"), "result": None, "error": str(e)}
-            sources = []
-        call["duration_s"] = time.perf_counter() - t0
-        self._step({"type": "tool_end", **call})
-        return {"tool_calls": [call], "sources": sources, "timings": {**state["timings"], "tool_s": call["duration_s"]}}
+        calls, sources, t_all = [], [], time.perf_counter()
+        for planned in (plan.get("calls") or [plan])[:3]:
+            t0 = time.perf_counter()
+            tool = self.tools[planned["tool"]]
+            args = planned.get("args") or {}
+            self._step({"type": "tool_start", "name": tool.name, "args": args})
+            try:
+                result = tool.run(self._ctx(state.get("customer_id")), args)
+                call = {"name": tool.name, "args": args, "result": result.model_dump(mode="json"), "error": None}
+                # numbered across calls: a second call's [1] is the turn's [n+1]
+                sources += result.sources
+            except ToolError as e:
+                call = {"name": tool.name, "args": args, "result": None, "error": str(e)}
+            call["spec"] = planned.get("spec")
+            call["duration_s"] = time.perf_counter() - t0
+            self._step({"type": "tool_end", **{k: v for k, v in call.items() if k != "spec"}})
+            calls.append(call)
+        return {"tool_calls": calls, "sources": sources, "timings": {**state["timings"], "tool_s": time.perf_counter() - t_all}}
 
     def _evidence(self, state: State) -> list[str]:
         ev = [state["question"]]
@@ -263,24 +343,72 @@ class Agent:
                 ev.append(c["error"])
         return ev
 
+    def _answer_prompt(self, state: State, composed: list[str | None]) -> tuple[list[dict], str]:
+        """The generator's messages for this turn's answer, and text shown before it writes (quotes, on the fast path)."""
+        calls = state.get("tool_calls") or []
+        question = state["question"]
+        fast = self.settings.pipeline == "fast"
+        if not calls:
+            history = []
+            for t in (state.get("turns") or [])[-1:] if fast else []:  # small talk reads the last exchange as chat
+                history += [{"role": "user", "content": t["question"][:300]}, {"role": "assistant", "content": t["answer"][:200]}]
+            return [{"role": "system", "content": _prompt(self.prompts["chat"])}, *history,
+                    {"role": "user", "content": question}], ""
+        c = calls[0]
+        name = self.tools[c["name"]].answer_prompt
+        system = _prompt(self.prompts.get(name, name))
+        prefix = ""
+        if not fast:
+            body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
+            user = f"Question: {question}\n\nTool {c['name']} returned:\n<results>\n{body}\n</results>"
+            if state.get("turns"):
+                user = f"Earlier in this conversation:\n{self._history_text(state['turns'])}\n\n" + user
+            return [{"role": "system", "content": system}, {"role": "user", "content": user}], ""
+        # fast path: compact evidence; facts code already wrote are given as facts; no earlier turns (the plan
+        # already resolved the follow-up, and history is what mixed up subjects)
+        parts = []
+        sources = state.get("sources") or []
+        quotable = [x for x in calls if x["name"] in PROSE_TOOLS and x.get("result") and x["result"].get("sources")]
+        if quotable and c["name"] != "draft_reply":
+            ev = compact_evidence(question, sources, self.index.embedder)
+            prefix = quotes(ev)
+            parts.append("\n".join(f"[{i}] ({s.get('kind')}) {s['text']}" for i, s in enumerate(ev, start=1)))
+        for x, text in zip(calls, composed):
+            if text is not None:
+                parts.append(text)
+            elif x.get("result") and x not in quotable:
+                parts.append(x["result"]["summary"][:1800])
+        user = f"Question: {question}\n\nTool results:\n<results>\n" + "\n\n".join(parts) + "\n</results>"
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}], prefix
+
     def _answer(self, state: State) -> dict:
         t0 = time.perf_counter()
         calls = state.get("tool_calls") or []
         question = state["question"]
-        if calls:
-            c = calls[0]
-            body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
-            name = self.tools[c["name"]].answer_prompt
-            system = _prompt(self.prompts.get(name, name))
-            user = f"Question: {question}\n\nTool {c['name']} returned:\n<results>\n{body}\n</results>"
-            if state.get("turns"):
-                user = f"Earlier in this conversation:\n{self._history_text(state['turns'])}\n\n" + user
+        fast = self.settings.pipeline == "fast"
+        composed = [compose(c, question) for c in calls] if fast else []
+        comp, messages, prefix = None, None, ""
+        if not calls and fast and state["plan"].get("clarify"):
+            ids = [k for k in state["plan"]["clarify"] if k == "id" or k.endswith("_id")] or state["plan"]["clarify"]
+            what = " and ".join("customer or product id" if k == "id" else k.replace("_", " ") for k in ids) or "details"
+            composed = [f"I can look that up, but I need the {what}: which one do you mean? Please give it in your message."]
+            calls_composed = True
         else:
-            system, user = _prompt(self.prompts["chat"]), question
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-        comp = self.model.complete(messages, max_tokens=self.settings.max_tokens, temperature=self.settings.temperature,
-                                   on_token=self._on_token)
-        answer = comp.text.strip()
+            calls_composed = bool(calls) and bool(composed) and all(x is not None for x in composed)
+        if calls_composed:
+            answer = "\n\n".join(composed)  # written by code from the tools' data: no generator in this turn
+            if self._on_token:
+                self._on_token(answer)
+        else:
+            messages, prefix = self._answer_prompt(state, composed)
+            if prefix and self._on_token:
+                self._on_token(prefix + "\n\n")  # the quotes are on screen before the generator starts
+            cap = self.settings.max_tokens if not fast else min(self.settings.max_tokens, 160 if calls else 80)
+            if calls and calls[0]["name"] == "draft_reply":
+                cap = self.settings.max_tokens
+            comp = self.model.complete(messages, max_tokens=cap, temperature=self.settings.temperature,
+                                       on_token=self._on_token)
+            answer = comp.text.strip()
         evidence = self._evidence(state)
         # replies written for the shop may promise only what a tool confirmed (the customer's words confirm nothing)
         confirmed = [confirmed_facts(c["result"]["data"]) for c in calls if c.get("result")]
@@ -291,7 +419,7 @@ class Agent:
 
         bad, promises = check(answer)
         rewrites = 0
-        if bad or promises:
+        if (bad or promises) and messages is not None:
             rewrites = 1
             problems = ([f"these numbers are not in the tool results: {', '.join(bad)}"] if bad else []) + \
                 ([f"it promises {', '.join(promises)}, which no fact confirms"] if promises else [])
@@ -306,16 +434,20 @@ class Agent:
                              ([f"promises no fact confirms: {', '.join(promises)}"] if promises else []))
             answer = (f"I could not ground a written answer in the data (it stated {what}). "
                       f"Here is what the tools found:\n{found[:1500]}")
+        if prefix:
+            answer = f"{prefix}\n\n{answer}"
         sources = state.get("sources") or []
         answer = fix_citations(answer, len(sources))
         if sources and not cited(answer):
             answer += "\n\nSources: " + " ".join(f"[{i}]" for i in range(1, min(3, len(sources)) + 1))
-        timings = {**state["timings"], "answer_s": time.perf_counter() - t0, "answer_ttft_s": comp.timings.get("ttft_s"),
-                   "decode_tps": comp.timings.get("decode_tps"), "prefill_tps": comp.timings.get("prefill_tps"),
-                   "rewrites": rewrites}
-        plan = state["plan"]
-        turn: Turn = {"question": question, "tool": plan["tool"] if plan["tool"] != "none" else None,
-                      "args": plan.get("args") if plan["tool"] != "none" else None, "answer": answer}
+        timings = {**state["timings"], "answer_s": time.perf_counter() - t0, "composed": comp is None,
+                   "answer_ttft_s": comp.timings.get("ttft_s") if comp else 0.0,
+                   "decode_tps": comp.timings.get("decode_tps") if comp else None,
+                   "prefill_tps": comp.timings.get("prefill_tps") if comp else None, "rewrites": rewrites}
+        first = calls[0] if calls else None
+        turn: Turn = {"question": question, "tool": first["name"] if first else None,
+                      "args": first["args"] if first else None, "spec": first.get("spec") if first else None,
+                      "answer": answer}
         return {"answer": answer, "grounded": grounded, "timings": timings, "turns": [turn]}
 
     # -- the public entry point ----------------------------------------------------------

@@ -34,6 +34,8 @@ _MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _YEAR = r"((?:19|20)\d\d)"
 
 _PATTERNS = [
+    # "Q1 vs Q2 1998": the first quarter takes the year written after the second
+    ("quarter", re.compile(rf"\bq([1-4])(?=\s*(?:vs\.?|versus|and|or|to|compared (?:to|with))\s*q[1-4]\s*'?{_YEAR}\b)", re.I)),
     ("quarter", re.compile(rf"\bq([1-4])\s*(?:of\s+)?'?{_YEAR}\b", re.I)),
     ("quarter_words", re.compile(rf"\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+quarter\s+(?:of\s+)?{_YEAR}\b", re.I)),
     ("half", re.compile(rf"\bthe\s+(first|1st|second|2nd|last)\s+half\s+(?:of\s+)?{_YEAR}\b", re.I)),

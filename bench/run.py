@@ -6,8 +6,10 @@ Sections, each with the reference it is compared against in the same run:
   llama.cpp runtime (its own timings, in-process call) on the same GGUF.
 * ``embed``: texts/s of sentence-transformers fp32 vs the int8 ONNX MiniLM, on
   real reviews, with their cosine agreement.
-* ``turns``: turn latency p50/p95 (first token and full answer) over the dev and
-  test tool-choice questions, tool-choice accuracy, and the agent's peak RSS.
+* ``turns``: the fast path (``pipeline = "fast"``) beside the generator path on
+  the same eval test cases (analyst, shopper, support, chitchat), through the
+  agent core: first visible content and full answer p50/p95, their ratio, the
+  pass rate of each, and peak RSS.
 * ``retrieval``: p50 latency and recall@10 of HNSW vs exact search at 100k and
   1M vectors: real MiniLM vectors of the demo corpus, tiled with small noise
   (never uniform random vectors).
@@ -97,42 +99,60 @@ def bench_embed(s) -> None:
     row("embed", "onnx-int8 texts/s", f"{len(texts) / t_ox:.1f} ({t_st / t_ox:.2f}x)", f"cos min {cos.min():.4f}")
 
 
-def _turns_child(q, settings_kw):
-    from agent import Agent
-    from evals.toolchoice import load_questions
+TURN_SUITES = ("analyst", "shopper", "support", "chitchat")
 
-    a = Agent.from_workspace(**settings_kw)
-    a.ask("hello")  # warm the prompt caches, as a running server would be
-    out = []
-    for split in ("dev", "test"):
-        for item in load_questions(split):
-            r = a.ask(item["q"])
-            chosen = r["tool_calls"][0]["name"] if r["tool_calls"] else "none"
-            out.append({"split": split, "ok": chosen == item["tool"], "first": r["timings"]["first_token_s"],
-                        "total": r["timings"]["total_s"], "tool": chosen != "none"})
-    q.put({"rows": out, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+def _turns_child(q, settings_kw, cases: int):
+    """One pipeline over the eval suites' test split (the first ``cases`` cases), through the agent core."""
+    from pathlib import Path
+    import tempfile
+
+    from evals.runner import Runner, open_service
+    from evals.suite import load_suite
+
+    s = load_settings(**settings_kw)
+    root = Path(__file__).resolve().parent.parent / "evals" / "suites"
+    suites = [load_suite(root / f"{n}.yaml") for n in TURN_SUITES]
+    picked, left = [], cases
+    for su in suites:  # the same cases for both pipelines: the first ones of each suite, in turn
+        chosen = su.select("test", None)[:max(1, cases // len(suites))] if left > 0 else []
+        left -= len(chosen)
+        picked.append(su.model_copy(update={"cases": chosen}))
+    with tempfile.TemporaryDirectory() as tmp, open_service(s, picked, Path(tmp) / "log.sqlite", progress=False) as svc:
+        svc.analyst.warm()  # a running server has warmed its prompt caches
+        run = Runner(svc, progress=False).run(picked, split="test")
+    turns = [t for c in run["cases"] for t in c["turns"] if t.get("timings")]
+    q.put({"turns": [{"first": t["timings"].get("first_token_s"), "total": t["latency_s"]} for t in turns],
+           "pass_rate": run["totals"]["pass_rate"], "cases": len(run["cases"]),
+           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def _pct(xs, p):
+    xs = sorted(x for x in xs if x is not None)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
 
 
 def bench_turns(s) -> None:
+    """The fast path beside the generator path, on the same eval test cases, in one run (BENCH_TURN_CASES, default 24)."""
+    import os
+
+    cases = int(os.environ.get("BENCH_TURN_CASES", "24"))
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_turns_child, args=(q, {"path": s.workspace, "model": s.model}))
-    p.start()
-    res = q.get()
-    p.join()
-    rows = res["rows"]
-    tool_rows = [r for r in rows if r["tool"]]
-
-    def pct(xs, p):
-        xs = sorted(x for x in xs if x is not None)
-        return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))] if xs else float("nan")
-
-    for split in ("dev", "test"):
-        rs = [r for r in rows if r["split"] == split]
-        row("turns", f"{s.model}: tool-choice accuracy, {split} ({len(rs)} q)", f"{sum(r['ok'] for r in rs) / len(rs):.2f}", "")
-    row("turns", "first token p50 / p95 (s), tool-using turns", f"{pct([r['first'] for r in tool_rows], 50):.1f} / {pct([r['first'] for r in tool_rows], 95):.1f}", "")
-    row("turns", "full answer p50 / p95 (s), tool-using turns", f"{pct([r['total'] for r in tool_rows], 50):.1f} / {pct([r['total'] for r in tool_rows], 95):.1f}", "target p50 <= 5 s")
-    row("turns", "agent peak RSS (MB)", f"{res['rss_mb']:.0f}", "target <= 2048")
+    res = {}
+    for pipeline in ("fast", "generator"):
+        q = ctx.Queue()
+        p = ctx.Process(target=_turns_child, args=(q, {"workspace": s.workspace, "model": s.model, "pipeline": pipeline}, cases))
+        p.start()
+        res[pipeline] = q.get()
+        p.join()
+    f, g = res["fast"], res["generator"]
+    for label, key in (("first visible content", "first"), ("full answer", "total")):
+        fp = [_pct([t[key] for t in r["turns"]], 50) for r in (f, g)]
+        f95, g95 = (_pct([t[key] for t in r["turns"]], 95) for r in (f, g))
+        row("turns", f"{label} p50 / p95 (s), {len(f['turns'])} turns", f"{fp[0]:.2f} / {f95:.2f}",
+            f"generator {fp[1]:.1f} / {g95:.1f} ({fp[1] / max(fp[0], 1e-3):.0f}x)")
+    row("turns", f"eval pass rate, {f['cases']} test cases", f"{f['pass_rate']:.3f}", f"generator {g['pass_rate']:.3f}")
+    row("turns", "agent core peak RSS (MB)", f"{f['rss_mb']:.0f}", f"generator {g['rss_mb']:.0f}")
 
 
 def bench_retrieval(s, sizes=(100_000, 1_000_000)) -> None:

@@ -6,7 +6,7 @@
 Routes:
 
 * ``/``: the Gradio web UI (``bots/gradio_ui.py``); ``/doc/{doc_id}``: a cited document.
-* ``POST /support/sessions``: sign in ``{customer_id, email|zip|order_date}`` -> ``{token, conversation_id}``.
+* ``POST /support/sessions``: sign in ``{customer_id, email|zip|order_date+order_total}`` -> ``{token, conversation_id}``.
   ``POST /support/messages`` (``Authorization: Bearer <token>``) ``{message, stream}``: SSE events
   ``step``, ``token``, ``done`` (or one JSON reply with ``stream: false``). ``GET /support/transcript``.
   ``GET /support/handoffs``: the handoff queue. ``GET /widget``: an embeddable chat page.
@@ -15,6 +15,7 @@ Routes:
   names the conversation, so follow-ups work.
 * ``GET /healthz``, ``GET /metrics`` (Prometheus text).
 
+Who may reach what (the server key, the staff token, Host and CORS, body caps) is ``bots/guard.py``.
 What it leaves out: TLS and multi-user auth for the analyst UI (run it behind your own proxy).
 """
 
@@ -29,11 +30,14 @@ from importlib import resources
 from typing import Iterator
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi import Path as FPath
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from agent.agents import AgentInputError
+from pulse.errors import UserError
 
+from .guard import Guard, credential_id, server_key
 from .service import PulseService
 from .support import AuthError, SessionError, SupportDesk
 
@@ -46,7 +50,8 @@ class SignIn(BaseModel):
     customer_id: str = Field(..., min_length=1, max_length=64)
     email: str | None = Field(None, max_length=200)
     zip: str | None = Field(None, max_length=20)
-    order_date: str | None = Field(None, max_length=20, description="YYYY-MM-DD of any of your orders (only where no email or zip is on file).")
+    order_date: str | None = Field(None, max_length=20, description="YYYY-MM-DD of one of your orders (only where no email or zip is on file).")
+    order_total: str | None = Field(None, max_length=20, description="That order's total, e.g. 38.32 (with order_date).")
 
 
 class SupportMessage(BaseModel):
@@ -79,8 +84,16 @@ def _bearer(request: Request) -> str:
 
 def _text(content) -> str:
     if isinstance(content, list):  # OpenAI content parts
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        if not all(isinstance(t, str) for t in parts):
+            raise HTTPException(400, "a text content part needs a string 'text'")
+        return " ".join(parts)
     return content or ""
+
+
+def _printable(text: str) -> str:
+    """A value safe for one log line: control characters (ESC, U+0085, newlines) shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)[:300]
 
 
 def _public(result: dict) -> dict:
@@ -94,7 +107,8 @@ def _public(result: dict) -> dict:
     }
 
 
-def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
+def create_app(svc: PulseService, ui: bool = True) -> Guard:
+    """The whole server as one ASGI app, behind the :class:`~bots.guard.Guard`."""
     s = svc.settings
     desk = SupportDesk(svc, ttl_s=s.support_session_ttl_s, webhook=s.handoff_webhook)
     app = FastAPI(title="Pulse", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
@@ -110,15 +124,17 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
             status = response.status_code
             return response
         finally:
+            # labels from route templates only: every distinct URL must not become a new series
             route = request.scope.get("route")
-            path = getattr(route, "path", None) or ("/ui" if not request.url.path.startswith(("/v1", "/support")) else request.url.path)
+            path = getattr(route, "path", None) or ("/other" if request.url.path.startswith(("/v1", "/support", "/doc", "/api"))
+                                                    else "/ui")
             dt = time.perf_counter() - t0
             m.requests.labels(route=path, status=str(status)).inc()
             m.latency.labels(route=path).observe(dt)
             if status >= 500:
                 m.errors.labels(where="http").inc()
             if not path.startswith("/ui"):
-                log.info("%s %s %d %.0f ms", request.method, request.url.path, status, dt * 1000)
+                log.info("%s %s %d %.0f ms", request.method, _printable(request.url.path), status, dt * 1000)
 
     # -- operations ------------------------------------------------------------------------
 
@@ -131,7 +147,7 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
         return PlainTextResponse(m.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/doc/{doc_id}", response_class=HTMLResponse)
-    def document(doc_id: int):
+    def document(doc_id: int = FPath(..., ge=0, le=2**62)):
         d = svc.document(doc_id)
         if not d:
             raise HTTPException(404, f"no document {doc_id}")
@@ -151,9 +167,10 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
         return token
 
     @app.post("/support/sessions", status_code=201)
-    def support_sign_in(body: SignIn):
+    def support_sign_in(body: SignIn, request: Request):
         try:
-            return desk.start(body.customer_id, body.model_dump(exclude={"customer_id"}))
+            return desk.start(body.customer_id, body.model_dump(exclude={"customer_id"}),
+                              client=request.client.host if request.client else None)
         except AuthError as e:
             raise HTTPException(e.status, str(e)) from None
 
@@ -182,9 +199,7 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
         return {"messages": desk.transcript(_session(request))}
 
     @app.get("/support/handoffs")
-    def support_handoffs(request: Request, status: str = "open"):
-        if s.staff_token and _bearer(request) != s.staff_token:
-            raise HTTPException(401, "the handoff queue needs the staff token")
+    def support_handoffs(request: Request, status: str = "open"):  # the staff token is checked by the Guard
         return {"handoffs": desk.handoffs(None if status == "all" else status)}
 
     @app.get("/widget", response_class=HTMLResponse)
@@ -193,24 +208,20 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
 
     # -- OpenAI-compatible --------------------------------------------------------------------
 
-    def _check_key(request: Request) -> None:
-        if s.server_key and _bearer(request) != s.server_key:
-            raise HTTPException(401, "invalid API key")
 
     @app.get("/v1/models")
     def models(request: Request):
-        _check_key(request)
         return {"object": "list", "data": [{"id": "pulse", "object": "model", "created": int(svc.started), "owned_by": "pulse",
                                             "generator": s.model}]}
 
     @app.post("/v1/chat/completions")
     def chat_completions(body: ChatRequest, request: Request):
-        _check_key(request)
         users = [_text(x.content) for x in body.messages if x.role == "user"]
         if not users or not users[-1].strip():
             raise HTTPException(400, "messages must end with a non-empty user message")
         conv = request.headers.get("x-pulse-session") or body.user
-        conv = f"openai-{conv}" if conv else None
+        # a name a client chose is scoped to its credential: naming another client's conversation starts a new one
+        conv = f"openai-{credential_id(_bearer(request) or request.cookies.get('pulse_key', ''))}-{conv[:80]}" if conv else None
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time())
 
         def chunk(delta: dict, finish: str | None = None, extra: dict | None = None) -> str:
@@ -254,8 +265,8 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
                                 status_code=exc.status_code)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
-    @app.exception_handler(AgentInputError)
-    def _bad_input(request: Request, exc: AgentInputError):
+    @app.exception_handler(UserError)  # every error a user should see: bad input, unknown ids, untrained models
+    def _bad_input(request: Request, exc: UserError):
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     if ui:
@@ -264,5 +275,5 @@ def create_app(svc: PulseService, ui: bool = True) -> FastAPI:
         from .gradio_ui import build_ui
 
         app = gr.mount_gradio_app(app, build_ui(svc), path="/", server_name=s.host, server_port=s.port,
-                                  allowed_paths=[str(svc.charts_dir)], footer_links=[])
-    return app
+                                  allowed_paths=[str(svc.charts_dir)], footer_links=[], max_file_size=s.max_upload_bytes)
+    return Guard(app, s, server_key(s))

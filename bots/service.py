@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 from agent import Agent
 from agent.agents import AgentInputError
 from pulse.config import Settings
+from pulse.errors import UserError
 from tools import REGISTRY, SUPPORT_TOOLS, ToolError, ToolResult
 
 from .log import Log
@@ -69,7 +70,8 @@ class PulseService:
         index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
         model = chat_model or load_model(settings)
         analyst = Agent(settings, ws, index, model, tools=REGISTRY)
-        support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS)
+        support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS,
+                        persona="support")
         return cls(settings, analyst, support, Log(log_path or settings.workspace / "pulse_log.sqlite"))
 
     def close(self) -> None:
@@ -132,7 +134,7 @@ class PulseService:
                              on_step=lambda e: q.put({"type": "step", "step": e["type"],
                                                          **{k: v for k, v in e.items() if k != "type"}}), customer_id=customer_id, tool=tool)
                 q.put({"type": "done", "result": r})
-            except AgentInputError as e:
+            except UserError as e:  # bad input, an untrained model, an unknown id: the user's to fix, never a 500
                 q.put({"type": "error", "error": str(e), "status": 400})
             except TurnCancelled as e:
                 q.put({"type": "error", "error": str(e), "status": 499})

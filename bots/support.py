@@ -1,7 +1,7 @@
 """The customer-service desk: sign-in, per-customer sessions, and the policy enforced in code.
 
     >>> desk = SupportDesk(service)                                               # doctest: +SKIP
-    >>> s = desk.start("42", {"order_date": "1997-01-12"})                        # doctest: +SKIP
+    >>> s = desk.start("42", {"order_date": "1997-01-12", "order_total": "12.99"})                        # doctest: +SKIP
     >>> [e["type"] for e in desk.stream(s["token"], "where is my order?")]        # doctest: +SKIP
     ['step', 'step', 'token', ..., 'done']
 
@@ -9,13 +9,16 @@ Policy, each rule a few lines below rather than a sentence in a prompt:
 
 * **Sign-in.** A session starts with the customer id plus a second fact the
   shop can verify: the email or the zip on file; where the customer has
-  neither (the demo's CDNOW customers), the date of any of their orders.
-  Five failures in 15 minutes lock that id (a successful sign-in clears
-  the count). The session's token is returned
+  neither (the demo's CDNOW customers), the date and the total of one of
+  their orders. Five failures in 15 minutes lock that id (a successful
+  sign-in clears the count); 20 lock the client address and 200 lock
+  sign-in for everyone, so one guess sprayed over many ids is stopped too. The session's token is returned
   once and only its SHA-256 is stored.
 * **Own data only.** The support persona's tools (``tools/support.py``) take
   no customer id: they read the session's. Before the model runs, a message
-  that names another customer's order or customer id is refused here.
+  that names an order or customer id that is not the customer's own is
+  refused here, with one neutral answer whether that id belongs to someone
+  else or to no one (so the refusal reveals nothing).
 * **No SQL.** ``sql_query`` is not among the support tools at all.
 * **Writes need a confirmation turn.** ``order_action`` only *proposes*; the
   desk stores the proposal, and files it only if the next message says yes.
@@ -37,6 +40,7 @@ import threading
 from typing import Iterator
 
 from agent.agents import MAX_QUESTION_CHARS, AgentInputError
+from pulse.errors import UserError
 
 from .service import PulseService
 
@@ -49,6 +53,10 @@ _YES = re.compile(r"^\s*(yes|y|yeah|yep|confirm|confirmed|i confirm|ok|okay|sure
 _NO = re.compile(r"^\s*(no|n|nope|cancel that|don'?t|do not|stop)\b", re.I)
 _IDISH = re.compile(r"(?<![\w-])#?([A-Za-z0-9][\w-]*\d[\w-]*)(?![\w-])")
 _CUSTOMER_REF = re.compile(r"\b(?:customer|client|user|account)\s*(?:id|number|no\.?|#)?\s*#?\s*([A-Za-z0-9-]*\d)\b", re.I)
+
+
+_NOT_YOURS = ("I can only help with your own account, and I can't find that reference among your orders. "
+              "Please check the order id on your confirmation email.")
 
 
 class AuthError(PermissionError):
@@ -75,20 +83,32 @@ class SupportDesk:
         self.webhook = webhook
         self.negative_threshold = negative_threshold
         self.ws = service.support.ws
+        self._auth_lock = threading.Lock()
 
     # -- sign-in -----------------------------------------------------------------------------
 
-    def start(self, customer_id: str, facts: dict) -> dict:
-        """Verify ``customer_id`` with one second fact; return ``{token, conversation_id, customer_id}``."""
+    def start(self, customer_id: str, facts: dict, client: str | None = None) -> dict:
+        """Verify ``customer_id`` with a second fact; return ``{token, conversation_id, customer_id}``.
+
+        Failures count against the id, the client address and everyone together; the check and the count are
+        one step (under a lock), so a burst of simultaneous guesses cannot slip past the limit.
+        """
         cid = str(customer_id or "").strip().lstrip("#")
         if not cid:
-            raise AuthError("give your customer id and one more fact: your email, your zip, or the date of one of your orders")
-        if self.svc.log.auth_failures(cid, _LOCK_WINDOW_S) >= _LOCK_AFTER:
-            raise AuthError("too many failed sign-ins for this customer id; try again in 15 minutes", status=429)
-        if not self._verified(cid, {k: str(v).strip() for k, v in (facts or {}).items() if v}):
-            self.svc.log.add_auth_failure(cid)
-            raise AuthError("we could not verify that customer id with the detail given")  # never says which part was wrong
-        self.svc.log.clear_auth_failures(cid)
+            raise AuthError("give your customer id and one more fact: your email, your zip, or the date and total of one "
+                            "of your orders")
+        # one guess sprayed over many ids is stopped by the client and global limits, not by the per-id lock
+        st = self.svc.settings
+        keys = [(cid, _LOCK_AFTER)] + ([(f"client:{client}", st.support_fail_limit_client)] if client else []) + \
+            [("*", st.support_fail_limit_all)]
+        with self._auth_lock:
+            if any(self.svc.log.auth_failures(k, _LOCK_WINDOW_S) >= n for k, n in keys):
+                raise AuthError("too many failed sign-ins; try again in 15 minutes", status=429)
+            if not self._verified(cid, {k: str(v).strip() for k, v in (facts or {}).items() if v}):
+                for k, _ in keys:
+                    self.svc.log.add_auth_failure(k)
+                raise AuthError("we could not verify that customer id with the detail given")  # never says which part was wrong
+            self.svc.log.clear_auth_failures(cid)
         token = secrets.token_urlsafe(24)
         conv = self.svc.log.new_conversation("support", title=f"support: customer {cid}", customer_id=cid)
         self.svc.log.add_support_session(_hash(token), conv, cid, self.ttl_s)
@@ -97,13 +117,18 @@ class SupportDesk:
     def _verified(self, cid: str, facts: dict) -> bool:
         rows = self.ws.query("SELECT email, zip FROM customers WHERE customer_id = ?", [cid])
         email, zip_ = (rows[0]["email"], rows[0]["zip"]) if rows else (None, None)
-        if email and facts.get("email"):
-            return secrets.compare_digest(email.strip().lower(), facts["email"].lower())
+        if email and facts.get("email"):  # bytes: compare_digest refuses non-ASCII str (that was a 500)
+            return secrets.compare_digest(email.strip().lower().encode(), facts["email"].lower().encode())
         if zip_ and facts.get("zip"):
-            return secrets.compare_digest(zip_.strip(), facts["zip"])
-        if not email and not zip_ and facts.get("order_date"):
-            n = self.ws.query("SELECT count(*) AS n FROM orders WHERE customer_id = ? AND CAST(order_date AS VARCHAR) = ?",
-                              [cid, facts["order_date"][:10]])[0]["n"]
+            return secrets.compare_digest(zip_.strip().encode(), facts["zip"].encode())
+        if not email and not zip_ and facts.get("order_date") and facts.get("order_total"):
+            # two facts of one order: its date alone is too easy to learn or guess
+            try:
+                total = float(facts["order_total"].replace(",", "").lstrip("$"))
+            except ValueError:
+                return False
+            n = self.ws.query("SELECT count(*) AS n FROM orders WHERE customer_id = ? AND CAST(order_date AS VARCHAR) = ? "
+                              "AND abs(total - ?) < 0.005", [cid, facts["order_date"][:10], total])[0]["n"]
             return n > 0
         return False
 
@@ -164,29 +189,33 @@ class SupportDesk:
                                   f"(request #{n}). You will get an email when it is processed.", "action": {**pending, "id": n}}
             if _NO.match(text):
                 return {"answer": f"All right, I have not filed anything for order {pending['order_id']}.", "action": None}
-        other = self._foreign_reference(me, text)
-        if other:
-            return {"answer": f"I can only help with your own account, so I cannot look at {other}. "
-                              "If it is yours, please sign in as its owner.", "refused": True}
+        if self._foreign_reference(me, text):
+            # one neutral answer whatever the id is (another customer's, or none at all): it confirms nothing
+            return {"answer": _NOT_YOURS, "refused": True}
         if _HUMAN.search(text):
             return self._handoff(s, "requested", text)
         if self._strongly_negative(text):
             return self._handoff(s, "negative_sentiment", text)
         return None
 
-    def _foreign_reference(self, me: str, text: str) -> str | None:
-        """Another customer's order or customer id named in the message, described, or None."""
+    def _foreign_reference(self, me: str, text: str) -> bool:
+        """Does the message name an order or customer id that is not this customer's own?
+
+        Decided without revealing anything: an id that belongs to someone else and an id that does not exist
+        get the same answer (no oracle), so only the customer's own ids, catalog products and years pass.
+        """
         for m in _CUSTOMER_REF.finditer(text):
             if m.group(1).lstrip("#") != me:
-                return f"customer {m.group(1)}"
-        ids = {m.group(1) for m in _IDISH.finditer(text)}
-        if ids:
-            marks = ", ".join("?" * len(ids))
-            rows = self.ws.query(f"SELECT order_id, customer_id FROM orders WHERE order_id IN ({marks})", sorted(ids))
-            for r in rows:
-                if r["customer_id"] != me:
-                    return f"order {r['order_id']}"
-        return None
+                return True
+        ids = {m.group(1) for m in _IDISH.finditer(text)} - {me}
+        ids = {i for i in ids if len(i) >= 3 and not re.fullmatch(r"(?:19|20)\d\d", i)}
+        if not ids:
+            return False
+        marks = ", ".join("?" * len(ids))
+        known = {r["i"] for r in self.ws.query(
+            f"SELECT order_id AS i FROM orders WHERE customer_id = ? AND order_id IN ({marks}) "
+            f"UNION SELECT product_id FROM products WHERE product_id IN ({marks})", [me, *sorted(ids), *sorted(ids)])}
+        return bool(ids - known)
 
     def _strongly_negative(self, text: str) -> bool:
         from tools.sentiment import _vader
@@ -199,7 +228,7 @@ class SupportDesk:
 
             p = SentimentModel.load(self.ws.path).predict([text], self.svc.support.index.embedder)[0]
             return p["p_negative"] >= self.negative_threshold
-        except (FileNotFoundError, OSError):  # no trained model: VADER alone, stricter
+        except (FileNotFoundError, OSError, UserError):  # no trained model: VADER alone, stricter
             return compound <= -0.7
 
     def _queue(self, s: dict, reason: str, text: str) -> dict:

@@ -207,10 +207,10 @@ class Runner:
             return {"email": row[0]["email"]}
         if row and row[0]["zip"]:
             return {"zip": row[0]["zip"]}
-        d = self.ws.query("SELECT min(order_date) AS d FROM orders WHERE customer_id = ?", [cid])
+        d = self.ws.query("SELECT order_date AS d, total FROM orders WHERE customer_id = ? ORDER BY order_date, order_id LIMIT 1", [cid])
         if not d or d[0]["d"] is None:
             raise SuiteError(f"customer {cid!r} has no email, zip or order to sign in with")
-        return {"order_date": str(d[0]["d"])}
+        return {"order_date": str(d[0]["d"]), "order_total": f"{d[0]['total']:.2f}"}
 
     def _value(self, v):
         return str(self.sql(v.sql)) if hasattr(v, "sql") else str(v)

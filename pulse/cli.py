@@ -45,7 +45,7 @@ __all__ = ["main"]
 
 def _settings(args):
     return load_settings(workspace=args.workspace, model=args.model, backend=args.backend, threads=args.threads,
-                         base_url=getattr(args, "base_url", None))
+                         base_url=getattr(args, "base_url", None), pipeline=getattr(args, "pipeline", None))
 
 
 def _print_json(obj) -> None:
@@ -161,7 +161,7 @@ def _agent(args):
 
     s = _settings(args)
     return Agent.from_workspace(s.workspace, **{k: v for k, v in dict(model=args.model, backend=args.backend, threads=args.threads,
-                                                                       base_url=args.base_url).items() if v is not None})
+                                                                       base_url=args.base_url, pipeline=args.pipeline).items() if v is not None})
 
 
 def cmd_ask(args) -> int:
@@ -405,7 +405,7 @@ def cmd_eval(args) -> int:
     from evals.report import RunNotFound, compare, format_totals, load_run, write_run
 
     s = load_settings(workspace=args.workspace, model=args.eval_model or args.model, backend=args.eval_backend or args.backend,
-                      threads=args.threads, base_url=args.eval_base_url or args.base_url)
+                      threads=args.threads, base_url=args.eval_base_url or args.base_url, pipeline=args.pipeline)
     root = Path(args.report) if args.report else s.workspace / "eval_runs"
     if args.compare:
         try:
@@ -489,6 +489,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["llamacpp", "transformers", "openai"])
     p.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint for --backend openai")
     p.add_argument("--threads", type=int)
+    p.add_argument("--pipeline", choices=["fast", "generator"],
+                   help="fast (default): code plans and writes structured answers; generator: the model does every step")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     d = sub.add_parser("demo", help="build the demo workspace from real public data")
@@ -626,16 +628,21 @@ def cmd_serve(args) -> int:
     from bots.service import PulseService
 
     s = load_settings(workspace=args.workspace, model=args.model, backend=args.backend, threads=args.threads,
-                      base_url=getattr(args, "base_url", None), host=args.host, port=args.port)
+                      base_url=getattr(args, "base_url", None), host=args.host, port=args.port, pipeline=args.pipeline)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"pulse: loading {s.model} and the workspace {s.workspace} ...", file=sys.stderr)
     svc = PulseService.open(s)
     if not args.no_warm:
         svc.analyst.warm()
-    print(f"pulse: web UI on http://{s.host}:{s.port}/  support widget /widget  OpenAI API /v1  health /healthz",
+    from bots.guard import server_key
+
+    app = create_app(svc)
+    key = server_key(s)
+    print(f"pulse: web UI on http://{s.host}:{s.port}/?key={key}\n"
+          f"pulse: OpenAI API http://{s.host}:{s.port}/v1 (api_key={key}); support widget /widget; health /healthz",
           file=sys.stderr)
     try:
-        uvicorn.run(create_app(svc), host=s.host, port=s.port, log_level="warning")
+        uvicorn.run(app, host=s.host, port=s.port, log_level="warning")
     finally:
         svc.close()
     return 0

@@ -48,6 +48,11 @@ class Settings(BaseModel):
     max_tokens: int = Field(320, ge=16, description="Cap on an answer's length.")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
 
+    pipeline: Literal["fast", "generator"] = Field(
+        "fast", description="fast: code understands, fills arguments and writes structured answers, the generator only "
+                            "where language is needed; generator: the generator plans and writes every turn (a large "
+                            "remote model).")
+
     embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
         "sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index).")
     query_embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
@@ -66,13 +71,26 @@ class Settings(BaseModel):
 
     host: str = Field("127.0.0.1", description="pulse serve: the address to listen on.")
     port: int = Field(7860, ge=1, le=65535, description="pulse serve: the port (web UI, support API, OpenAI API).")
-    server_key: str | None = Field(None, description="If set, /v1/* needs 'Authorization: Bearer <server_key>'.")
-    staff_token: str | None = Field(None, description="If set, the handoff queue needs 'Authorization: Bearer <staff_token>'.")
+    server_key: str | None = Field(None, description="The key the analyst surfaces (web UI, /v1, /doc, /metrics) need; "
+                                                     "unset: generated once into <workspace>/server_key.")
+    staff_token: str | None = Field(None, description="The handoff queue needs 'Authorization: Bearer <staff_token>'; unset: closed.")
+    open_loopback: bool = Field(False, description="Development only: loopback clients need no key (refused unless host is loopback).")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host names served besides loopback and `host`.")
+    widget_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the support API from a browser (CORS).")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body; bigger ones get 413 before parsing.")
+    max_upload_bytes: int = Field(50_000_000, ge=1024, description="Largest file upload (the web UI's import).")
     handoff_webhook: str | None = Field(None, description="URL that receives each support handoff as a JSON POST.")
+    support_fail_limit_client: int = Field(20, ge=1, description="Failed support sign-ins from one client address in 15 minutes before it is locked.")
+    support_fail_limit_all: int = Field(200, ge=1, description="Failed support sign-ins from everyone in 15 minutes before sign-in pauses.")
     support_session_ttl_s: float = Field(4 * 3600, gt=0, description="How long a support sign-in lasts.")
     discord_alert_channel: int | None = Field(None, description="Discord channel id that receives alerts as they are detected.")
     discord_rate_per_min: int = Field(5, ge=1, description="Discord: messages one user may send per minute.")
     alert_poll_s: float = Field(300.0, gt=0, description="Discord: how often to look for new alerts.")
+
+    @field_validator("allowed_hosts", "widget_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, v):
+        return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
 
     @field_validator("workspace", "cache_dir", mode="after")
     @classmethod

@@ -17,6 +17,7 @@ from pulse.config import load_settings
 DEMO_LIMIT = 400
 PLUMBING_MODEL = "smollm2-135m"  # fast; for plumbing, not for quality
 DEFAULT_MODEL = load_settings().model
+STAFF_TOKEN = "staff-test-token"  # the live server's handoff queue is open to this token only
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +106,8 @@ def _free_port() -> int:
 
 
 def serve(svc, ui: bool = True):
-    """Run ``create_app(svc)`` with uvicorn on a free loopback port in a thread; return (base_url, server)."""
+    """Run ``create_app(svc)`` with uvicorn on a free loopback port in a thread; return (base_url, server).
+    The analyst routes need the server key (``bots.guard.server_key(svc.settings)``)."""
     import threading
     import time
 
@@ -165,7 +167,8 @@ def live(trained_ws, tmp_path_factory, settings_factory, webhook_sink):
     """A real ``pulse serve`` app (web UI, support API, OpenAI API) on 127.0.0.1, on a writable copy of the
     trained workspace, with the small plumbing model. Yields ``(base_url, service)``."""
     # short answers: the plumbing model's prose is not what these tests check, and it rambles
-    svc = served_service(trained_ws, tmp_path_factory, settings_factory, PLUMBING_MODEL, webhook_sink[0], max_tokens=96)
+    svc = served_service(trained_ws, tmp_path_factory, settings_factory, PLUMBING_MODEL, webhook_sink[0], max_tokens=96,
+                         staff_token=STAFF_TOKEN)
     base, server = serve(svc)
     yield base, svc
     server.should_exit = True

@@ -145,7 +145,7 @@ class _Scripted(ChatModel):
 
 def test_an_ungrounded_number_is_rewritten_then_refused(demo_ws, settings_factory, small_agent):
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
-    s = settings_factory(demo_ws)
+    s = settings_factory(demo_ws, pipeline="generator")  # the generator plans and writes: its numbers are checked
     model = _Scripted([plan, "Customer 42 spent $120.00.", "Customer 42 spent about $125."])
     a = Agent(s, small_agent.ws, small_agent.index, model)
     try:
@@ -159,7 +159,7 @@ def test_an_ungrounded_number_is_rewritten_then_refused(demo_ws, settings_factor
 
 def test_a_grounded_answer_passes_untouched(demo_ws, settings_factory, small_agent):
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
-    a = Agent(settings_factory(demo_ws), small_agent.ws, small_agent.index,
+    a = Agent(settings_factory(demo_ws, pipeline="generator"), small_agent.ws, small_agent.index,
               _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32."]))
     try:
         r = a.ask("how much has customer 42 spent?")

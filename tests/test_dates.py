@@ -48,7 +48,7 @@ def test_the_router_is_shown_the_ranges_counted_from_the_workspace(demo_ws, sett
     from retrieval import Index
     from workspace import Workspace
 
-    s = settings_factory(demo_ws, model="smollm2-135m", max_tokens=32)
+    s = settings_factory(demo_ws, model="smollm2-135m", max_tokens=32, pipeline="generator")  # what the generator is shown
     ws = Workspace.open(demo_ws, read_only=True)
     agent = Agent(s, ws, Index.open(ws, s), small_model)
     seen = []

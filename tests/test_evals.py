@@ -77,7 +77,7 @@ def test_the_readme_example_suite_is_the_shipped_file_and_loads():
 def test_no_eval_question_appears_in_the_agent_code_or_prompts():
     """Suites are data: a question copied into a prompt, a router example or a tool would be a special case."""
     code = "\n".join(p.read_text().lower() for d in ("agent", "tools", "bots", "pulse", "retrieval")
-                     for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".md") and p.is_file())
+                     for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".md", ".yaml", ".jsonl") and p.is_file())
     questions = {t.user.strip().lower() for p in SUITES.glob("*.yaml") for c in load_suite(p).cases
                  for t in c.turns if t.user and len(t.user.strip()) > 20}
     copied = sorted(q for q in questions if q in code)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bots.guard import server_key
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -35,7 +37,7 @@ def page(live):
         browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1300, "height": 1000})
         pg.set_default_timeout(240_000)
-        pg.goto(base + "/", wait_until="load")
+        pg.goto(base + f"/?key={server_key(live[1].settings)}", wait_until="load")  # the URL `pulse serve` prints
         pg.wait_for_selector("#ask textarea")
         yield pg
         browser.close()
@@ -126,7 +128,7 @@ def test_past_conversation_resumes_in_a_new_browser_session(page, live):
     context = page.context.browser.new_context(viewport={"width": 1300, "height": 1000})
     fresh = context.new_page()
     fresh.set_default_timeout(120_000)
-    fresh.goto(base + "/", wait_until="load")
+    fresh.goto(base + f"/?key={server_key(svc.settings)}", wait_until="load")
     fresh.wait_for_selector("#conversations input")
     fresh.locator("#conversations input").click()
     fresh.get_by_role("option", name="What are the main topics in reviews?").click()

@@ -57,7 +57,7 @@ def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factor
 def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, toolbox):
     # the promise check guards replies written for the shop, not analysis: "no refunds" here is a finding
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
-    a = Agent(settings_factory(trained_ws), toolbox.ctx.ws, toolbox.ctx.index,
+    a = Agent(settings_factory(trained_ws, pipeline="generator"), toolbox.ctx.ws, toolbox.ctx.index,
               _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]))
     try:
         r = a.ask("how much has customer 42 spent, and any refunds?")

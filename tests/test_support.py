@@ -16,20 +16,22 @@ import json
 import httpx
 import pytest
 
-from conftest import DEFAULT_MODEL, served_service, serve
+from conftest import DEFAULT_MODEL, STAFF_TOKEN, served_service, serve
 
 
 def _customers(svc, n=2) -> list[dict]:
-    """Real demo customers with at least two orders: id, one order date (the second fact), their order ids."""
+    """Real demo customers with at least two orders: id, their first order's date and total (the second fact), order ids."""
     rows = svc.analyst.ws.query(
-        "SELECT customer_id, min(CAST(order_date AS VARCHAR)) AS day, list(order_id ORDER BY order_id) AS orders, "
+        "SELECT customer_id, min(CAST(order_date AS VARCHAR)) AS day, arg_min(total, (order_date, order_id)) AS day_total, "
+        "list(order_id ORDER BY order_id) AS orders, "
         "round(sum(total), 2) AS spent FROM orders GROUP BY customer_id HAVING count(*) >= 2 "
         "ORDER BY CAST(customer_id AS INTEGER) LIMIT ?", [n])
     return rows
 
 
 def sign_in(base, cust) -> str:
-    r = httpx.post(base + "/support/sessions", json={"customer_id": cust["customer_id"], "order_date": cust["day"]})
+    r = httpx.post(base + "/support/sessions", json={"customer_id": cust["customer_id"], "order_date": cust["day"],
+                                                        "order_total": str(cust["day_total"])})
     assert r.status_code == 201, r.text
     return r.json()["token"]
 
@@ -65,7 +67,8 @@ def test_sign_in_needs_a_second_fact_that_matches(live):
     assert bad.status_code == 401 and "could not verify" in bad.json()["detail"]
     none = httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"]})
     assert none.status_code == 401
-    ok = httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], "order_date": me["day"]})
+    ok = httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], "order_date": me["day"],
+                                                          "order_total": str(me["day_total"])})
     assert ok.status_code == 201 and len(ok.json()["token"]) >= 32
     # the token is stored hashed, never in clear
     assert not svc.log._rows("SELECT * FROM support_sessions WHERE token_hash = ?", [ok.json()["token"]])
@@ -78,14 +81,16 @@ def test_repeated_failures_lock_the_customer_id(live):
                         ).status_code for i in range(1, 7)]
     assert codes[:5] == [401] * 5 and codes[5] == 429
     # even the right fact is refused while locked
-    r = httpx.post(base + "/support/sessions", json={"customer_id": victim["customer_id"], "order_date": victim["day"]})
+    r = httpx.post(base + "/support/sessions", json={"customer_id": victim["customer_id"], "order_date": victim["day"],
+                                                          "order_total": str(victim["day_total"])})
     assert r.status_code == 429 and "15 minutes" in r.json()["detail"]
 
 
 def test_a_successful_sign_in_clears_earlier_failures(live):
     base, svc = live
     me = _customers(svc, 5)[4]
-    post = lambda fact: httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], "order_date": fact})
+    post = lambda fact: httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], "order_date": fact,
+                                                                     "order_total": str(me["day_total"])})
     assert [post("1990-02-01").status_code for _ in range(4)] == [401] * 4
     assert post(me["day"]).status_code == 201  # four typos, then the owner gets it right: the count starts again
     # without the reset, the 2nd of these would already be the 6th failure in the window, and 429
@@ -145,7 +150,7 @@ def test_asking_for_a_person_hands_off_and_pushes_the_webhook(live, webhook_sink
     token = sign_in(base, me)
     r = say(base, token, "Can I talk to a real person please?")
     assert r["handoff"] is True and "person" in r["answer"]
-    queue = httpx.get(base + "/support/handoffs").json()["handoffs"]
+    queue = httpx.get(base + "/support/handoffs", headers={"Authorization": f"Bearer {STAFF_TOKEN}"}).json()["handoffs"]
     mine = [h for h in queue if h["customer_id"] == me["customer_id"]]
     assert mine and mine[0]["reason"] == "requested"
     for _ in range(50):
@@ -255,3 +260,67 @@ def test_prompt_injection_in_a_review_fails_safe(support_live, tmp_path):
     text = r["answer"].lower()
     assert not any(o.lower() in text for o in other["orders"]) and str(other["spent"]) not in text
     assert "refund" not in text and "discount" not in text, r["answer"]
+
+
+# -- what an attacker tries (issue: secure by default) ------------------------------------------------
+
+
+def test_a_refusal_never_reveals_whether_another_customers_order_exists(live):
+    base, svc = live
+    me, other = _customers(svc)
+    token = sign_in(base, me)
+    real = say(base, token, f"what is the status of order {other['orders'][0]}?")
+    made_up = say(base, token, "what is the status of order 99999-19700101-9?")
+    assert real["refused"] and made_up["refused"] and real["answer"] == made_up["answer"]
+    # one message with many guesses, one of them real: the same neutral answer, naming no id and no date
+    guesses = [f"{other['customer_id']}-1997{m:02d}{d:02d}-1" for m in (1, 2, 3) for d in range(1, 31)]
+    r = say(base, token, "check these orders: " + " ".join(guesses))
+    assert r["refused"] and r["answer"] == real["answer"]
+    assert not any(g in r["answer"] for g in guesses) and other["day"] not in r["answer"]
+    # the customer's own order and a catalog product still pass to the model
+    own = say(base, token, f"what is the status of order {me['orders'][0]}?")
+    assert not own.get("refused")
+
+
+@pytest.fixture(scope="module")
+def guarded(trained_ws, tmp_path_factory, settings_factory):
+    """A server of its own with low sign-in limits, so the attacks here leave the shared one unlocked."""
+    svc = served_service(trained_ws, tmp_path_factory, settings_factory, "smollm2-135m", max_tokens=32,
+                         support_fail_limit_client=12, support_fail_limit_all=40)
+    base, server = serve(svc)
+    yield base, svc
+    server.should_exit = True
+    svc.close()
+
+
+def test_an_orders_date_alone_does_not_sign_in_and_odd_facts_are_401_not_500(guarded):
+    base, svc = guarded
+    me = _customers(svc)[0]
+    post = lambda **facts: httpx.post(base + "/support/sessions", json={"customer_id": me["customer_id"], **facts})
+    assert post(order_date=me["day"]).status_code == 401  # the date is learnable; its total too is needed
+    assert post(order_date=me["day"], order_total="not-a-number").status_code == 401
+    assert post(email="ünïcødé@exämple.com").status_code == 401
+    assert post(zip="日本").status_code == 401
+    assert post(order_date=me["day"], order_total=str(me["day_total"])).status_code == 201
+
+
+def test_simultaneous_wrong_sign_ins_cannot_pass_the_lock(guarded):
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, svc = guarded
+    victim = _customers(svc, 3)[2]
+    with ThreadPoolExecutor(30) as pool:
+        codes = list(pool.map(lambda i: httpx.post(base + "/support/sessions", timeout=60, json={
+            "customer_id": victim["customer_id"], "order_date": "1990-01-01", "order_total": f"{i}.00"}).status_code, range(30)))
+    assert codes.count(401) == 5 and codes.count(429) == 25  # the check and the count are one step
+
+
+def test_one_guess_sprayed_over_many_ids_is_stopped_per_client(guarded):
+    base, svc = guarded
+    ids = [r["customer_id"] for r in svc.analyst.ws.query(
+        "SELECT DISTINCT customer_id FROM orders ORDER BY customer_id LIMIT 40 OFFSET 100")]
+    used = svc.log.auth_failures("client:127.0.0.1", 900)  # what earlier tests here spent of this client's 12
+    codes = [httpx.post(base + "/support/sessions", json={"customer_id": i, "order_date": "1997-01-01", "order_total": "9.99"}
+                        ).status_code for i in ids]
+    left = max(0, 12 - used)
+    assert codes == [401] * left + [429] * (len(ids) - left)

@@ -100,3 +100,49 @@ def test_placeholders_and_ids_are_normalised_once_for_every_tool():
 
     assert [optional(v) for v in ("none", " N/A ", "", "any", "all", "0", None, 3)] == [None] * 5 + ["0", None, 3]
     assert clean_id("#42 ") == clean_id(42) == "42" and clean_id(None) is None
+
+
+@pytest.mark.parametrize("sql", [
+    # a CTE only applies in its own scope: one defined in a subquery must not let a file or a hidden table through
+    "SELECT * FROM (WITH \"{f}\" AS (SELECT 1) SELECT 1) a, '{f}'",
+    "SELECT * FROM (WITH meta AS (SELECT 1) SELECT 1) a, meta",
+    "SELECT * FROM (WITH embeddings AS (SELECT 1) SELECT 1) a, embeddings",
+    "SELECT * FROM duckdb_databases()",
+    "SHOW ALL TABLES",
+    "DESCRIBE orders",
+])
+def test_sql_sandbox_refuses_shadowed_files_hidden_tables_and_the_catalog(ctx, tmp_path, sql):
+    f = tmp_path / "secret.csv"
+    f.write_text("token\nhunter2\n")
+    with pytest.raises(ToolError):
+        run(ctx, "sql_query", sql=sql.format(f=f))
+
+
+def test_duckdb_itself_refuses_file_access_on_the_agents_connection(ctx, tmp_path):
+    import duckdb
+
+    f = tmp_path / "secret.csv"
+    f.write_text("token\nhunter2\n")
+    # past the allow-list (called on the raw connection), DuckDB's own sandbox still says no, and cannot be turned off
+    with pytest.raises(duckdb.PermissionException):
+        ctx.ws.con.execute(f"SELECT * FROM read_csv('{f}')").fetchall()
+    with pytest.raises(duckdb.Error, match="configuration"):
+        ctx.ws.con.execute("SET enable_external_access = true")
+    assert ctx.ws.query("SELECT count(*) AS n FROM orders")[0]["n"] > 0  # the workspace itself still reads
+
+
+def test_sql_results_are_capped_in_bytes_not_only_rows(ctx):
+    r = run(ctx, "sql_query", sql="SELECT repeat('x', 20000000) AS big")
+    assert len(r.data["rows"][0][0]) <= 2_001
+    r = run(ctx, "sql_query", sql="SELECT repeat('y', 1500) AS v FROM range(50)")
+    assert sum(len(row[0]) for row in r.data["rows"]) <= 200_000 and r.data["truncated"] is False
+
+
+def test_an_untrained_workspace_gives_tool_errors_not_crashes(ctx):
+    # the demo workspace here is not trained: models are missing, which the user fixes with `pulse train`
+    from pulse.errors import UserError
+
+    for name, args in (("recommend", {"user_id": "42"}), ("sentiment", {"text": "love it"}), ("sentiment", {"query": "dresses"})):
+        with pytest.raises(ToolError, match="pulse train") as e:
+            run(ctx, name, **args)
+        assert isinstance(e.value, UserError)

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
+from pulse.errors import UserError
+
 __all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool", "optional", "clean_id"]
 
 #: What small models write into an optional argument when the user gave nothing.
@@ -41,7 +43,7 @@ def clean_id(v: Any) -> str | None:
     return None if v is None else str(v).strip().lstrip("#")
 
 
-class ToolError(ValueError):
+class ToolError(UserError):
     """A tool refused its input; the message is shown to the model and the user."""
 
 
@@ -86,7 +88,12 @@ class Tool:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "arguments"
             raise ToolError(f"{self.name}: bad argument {where}: {first['msg']}") from None
-        return self.fn(ctx, args)
+        try:
+            return self.fn(ctx, args)
+        except ToolError:
+            raise
+        except UserError as e:  # a model not trained yet, an import error, ...: the same clear tool error
+            raise ToolError(str(e)) from None
 
 
 def _strip_titles(node: Any) -> None:

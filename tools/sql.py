@@ -5,8 +5,11 @@ The model writes the SQL; this file makes it safe to run:
 * exactly one ``SELECT`` statement (DuckDB's own parser decides),
 * only the documented tables (``workspace.TABLES``) and CTEs the query defines;
   no table functions that read files (``read_csv``, ``glob``, ...), no other catalogs,
-* at most ``sql_row_limit`` rows back, and interrupted after ``sql_timeout_s``,
-* run on the agent's connection, which is opened read-only.
+* at most ``sql_row_limit`` rows and ``MAX_RESULT_CHARS`` characters back, and
+  interrupted after ``sql_timeout_s``,
+* run on the agent's connection, which is opened read-only with DuckDB's own
+  sandbox (``enable_external_access = false``, ``lock_configuration = true``,
+  see ``workspace/db.py``): the checks here are the second line, not the only one.
 
     >>> check_sql("SELECT count(*) FROM orders")      # doctest: +SKIP
     >>> check_sql("DELETE FROM orders")               # doctest: +SKIP
@@ -46,24 +49,29 @@ class SqlArgs(BaseModel):
     sql: str = Field(..., min_length=1, max_length=4000, description="One DuckDB SELECT over the tables: " + SCHEMA_HINT)
 
 
-def _walk(node, found: dict) -> None:
+def _walk(node, found: dict, scope: frozenset = frozenset()) -> None:
+    """Collect tables, table functions and functions; a table name counts as a CTE only inside the query
+    that defines it (a CTE named like a file or a hidden table elsewhere in the query shadows nothing)."""
     if isinstance(node, dict):
+        cte = node.get("cte_map")
+        if isinstance(cte, dict) and cte.get("map"):
+            scope = scope | {m["key"] for m in cte["map"]}
         t = node.get("type")
         if t == "BASE_TABLE":
-            found["tables"].append((node.get("catalog_name") or "", node.get("schema_name") or "", node.get("table_name")))
+            name = node.get("table_name")
+            found["tables"].append((node.get("catalog_name") or "", node.get("schema_name") or "", name, name in scope))
+        elif t == "SHOW_REF":  # SHOW / DESCRIBE / SUMMARIZE: the catalog is not the documented tables
+            found["table_functions"].append("show")
         elif t == "TABLE_FUNCTION":
             fn = (node.get("function") or {}).get("function_name", "")
             found["table_functions"].append(fn)
         if node.get("class") == "FUNCTION" and node.get("function_name"):
             found["functions"].append(node["function_name"].lower())
-        cte = node.get("cte_map")
-        if isinstance(cte, dict):
-            found["ctes"].update(m["key"] for m in cte.get("map", []))
         for v in node.values():
-            _walk(v, found)
+            _walk(v, found, scope)
     elif isinstance(node, list):
         for v in node:
-            _walk(v, found)
+            _walk(v, found, scope)
 
 
 def check_sql(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
@@ -81,10 +89,10 @@ def check_sql(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
         raise ToolError(f"SQL rejected: {tree.get('error_message')}")
-    found = {"tables": [], "table_functions": [], "functions": [], "ctes": set()}
+    found = {"tables": [], "table_functions": [], "functions": []}
     _walk(tree, found)
-    for cat, schema, name in found["tables"]:
-        if cat or schema not in ("", "main") or (name.lower() not in TABLES and name not in found["ctes"]):
+    for cat, schema, name, is_cte in found["tables"]:
+        if cat or schema not in ("", "main") or (name.lower() not in TABLES and not is_cte):
             raise ToolError(f"table {'.'.join(x for x in (cat, schema, name) if x)!r} is not allowed; use: {', '.join(TABLES)}")
     for fn in found["table_functions"]:
         if fn.lower() not in _SAFE_TABLE_FUNCTIONS:
@@ -92,6 +100,15 @@ def check_sql(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
     for fn in found["functions"]:
         if fn in _DENIED_FUNCTIONS:
             raise ToolError(f"function {fn!r} is not allowed")
+
+
+#: At most this many characters of result come back (all values together), and this many per value.
+MAX_RESULT_CHARS = 200_000
+MAX_VALUE_CHARS = 2_000
+
+
+def _cap(v):
+    return v[:MAX_VALUE_CHARS] + "…" if isinstance(v, str) and len(v) > MAX_VALUE_CHARS else v
 
 
 def _plain(v):
@@ -111,7 +128,13 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, row_limit: int, timeout_s:
     try:
         cur.execute(f"SELECT * FROM ({sql.strip().rstrip(';')}) AS q LIMIT {row_limit + 1}")
         cols = [d[0] for d in cur.description]
-        rows = [[_plain(v) for v in r] for r in cur.fetchall()]
+        rows, size = [], 0
+        for r in cur.fetchmany(row_limit + 1):
+            row = [_cap(_plain(v)) for v in r]
+            size += sum(len(str(v)) for v in row)
+            if size > MAX_RESULT_CHARS:  # the row cap is not a byte cap: one value can be megabytes
+                return cols, rows, True
+            rows.append(row)
     except duckdb.InterruptException:
         raise ToolError(f"query stopped after the {timeout_s:g} s timeout") from None
     except duckdb.Error as e:

@@ -24,13 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pulse.errors import UserError
+
 __all__ = ["save_artifact", "load_artifact", "list_artifacts", "stable_split", "ArtifactMissing", "ARTIFACT_VERSION"]
 
 #: Bumped when a stored model's format changes; older files are refused with a clear message.
 ARTIFACT_VERSION = 1
 
 
-class ArtifactMissing(LookupError):
+class ArtifactMissing(UserError, LookupError):
     """No trained model of that name in the workspace: run ``pulse train``."""
 
 

@@ -63,7 +63,13 @@ class Workspace:
         if read_only:
             if not db.is_file():
                 raise FileNotFoundError(f"no workspace at {path} (missing {db.name}); run `pulse demo` or `pulse ingest`")
-            con = duckdb.connect(str(db), read_only=True)
+            # DuckDB's own sandbox: a read-only handle (the agent's, the server's) reads no file, URL or other
+            # database, loads no extension, and no query can turn that back on (lock_configuration)
+            con = duckdb.connect(str(db), read_only=True, config={"enable_external_access": False})
+            try:
+                con.execute("SET lock_configuration = true")
+            except duckdb.InvalidInputException:  # a second handle on the same file in this process: already locked
+                pass
         else:
             path.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(str(db))

@@ -31,6 +31,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from pulse.errors import UserError
+
 from .db import Workspace
 
 __all__ = ["ingest", "IngestError", "IngestReport", "FIELDS", "KINDS", "read_table", "guess_mapping"]
@@ -124,7 +126,7 @@ _FALSE = {"0", "false", "f", "no", "n"}
 _MAX_ERRORS = 20
 
 
-class IngestError(ValueError):
+class IngestError(UserError):
     """Bad input. ``errors`` lists ``(row, column, value, reason)``; rows are 1-based data rows."""
 
     def __init__(self, file: Path, errors: list[tuple[int, str, str, str]], extra: str = ""):
