@@ -8,21 +8,25 @@
 
 The graph has three nodes:
 
-* ``route``: the generator picks one tool and its arguments, constrained by a
-  JSON schema (``anyOf`` over the tools, plus ``none``). A semantic router
-  narrows the schema to one tool when a request clearly resembles its examples.
-  Date phrases ("Q3 1997", "last quarter") are resolved in code first
-  (``agent/dates.py``): the semantic router compares the text with the ranges
-  in place, and the generator is shown them.
-* ``act``: the tool runs; its error, if any, becomes the evidence.
-* ``answer``: the generator writes the answer from the tool's summary, streaming
-  tokens; citations are checked, and every number must be grounded in what the
-  tool returned (one rewrite, then a plain statement of what the tools found).
+* ``route``: with ``pipeline = "fast"`` (the default) code plans
+  (``agent/understand.py``: the intent model, arguments read by code, the
+  semantic layer for aggregates, follow-ups from the last plan, up to three
+  calls); the generator decides only what code could not, with the JSON schema
+  narrowed to the likely tools. With ``"generator"`` the generator plans every
+  turn (``anyOf`` over the tools plus ``none``, narrowed by a semantic router).
+  Date phrases ("Q3 1997", "last quarter") are resolved in code either way
+  (``agent/dates.py``).
+* ``act``: the calls run; an error becomes the evidence.
+* ``answer``: structured results are written by code (``agent/compose.py``);
+  search, reviews, topics and replies by the generator from compact evidence,
+  after the quotes are shown. Citations are checked, and every number must be
+  grounded in what the tools returned (one rewrite, then a plain statement of
+  what the tools found).
 
 Each session is a LangGraph thread checkpointed in ``sessions.sqlite``, so
 follow-ups see the earlier turns. Pulse owns its tool-call protocol instead of
 LangChain's ``bind_tools``, which small local models do not follow.
-What it leaves out: several tool calls per turn; write actions.
+What it leaves out: calls that feed each other within a turn; write actions.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def _sql_answer(call: dict) -> str:
     head = label[0].upper() + label[1:] if label else " | ".join(cols)
     lines = [f"{head}:"] + [f"- {' | '.join(fmt(x) for x in r[:-1])}: {fmt(r[-1], unit)}" for r in rows[:25]]
     if len(rows) > 25 or data.get("truncated"):
-        lines.append(f"(first 25 of {len(rows)}{'+' if data.get('truncated') else ''} rows)")
+        lines.append("(more rows than shown here)")
     return "\n".join(lines)
 
 

@@ -257,7 +257,4 @@ def _cued(pat: str, t: str) -> bool:
 
 def _without_metric_words(t: str, metric: Metric) -> str:
     """The text minus the metric's own words, so "reviews per star rating" does not group reviews by product."""
-    for _, pat in METRICS:
-        if metric.name and re.search(pat, t) and any(m is metric for m, p in METRICS if p == pat):
-            t = re.sub(pat, " ", t)
-    return t
+    return re.sub(next(p for m, p in METRICS if m is metric), " ", t)

@@ -6,7 +6,7 @@ and the required ones it could not (the generator fills only those, with the
 tool fixed). An argument the user never gave is never made up.
 
     >>> from datetime import date
-    >>> fill("forecast", "predict weekly orders for the next 8 weeks", date(1998, 7, 1)).args
+    >>> fill("forecast", "project weekly orders over the next 8 weeks", date(1998, 7, 1)).args
     {'metric': 'orders', 'horizon': 'next 8 weeks', 'freq': 'W'}
     >>> fill("shop_lookup", "how much has customer #42 spent?", date(1998, 7, 1)).args
     {'entity': 'customer', 'id': '42'}

@@ -14,7 +14,7 @@ or a required argument is not in the text, the plan says what the generator
 must still decide (``ask_generator``: the candidate tools, or the one tool
 whose remaining arguments it fills).
 
-    >>> p = understand("and in February 1998?", intents, prev=last_turn, today=date(1998, 7, 1))  # doctest: +SKIP
+    >>> p = understand("and for April 1998?", intents, prev=last_turn, today=date(1998, 7, 1))  # doctest: +SKIP
     >>> p.calls[0]["tool"], p.how                                                              # doctest: +SKIP
     ('sql_query', 'follow-up')
 

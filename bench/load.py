@@ -69,12 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         (ws / f.name).symlink_to(f.resolve())
     s = load_settings(workspace=ws, model=args.model)
     svc = PulseService.open(s)
+    from bots.guard import server_key
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(create_app(svc, ui=False), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     url = f"http://127.0.0.1:{port}"
+    key = server_key(s)
     while True:
         try:
             httpx.get(url + "/healthz", timeout=2)
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             r = client.post(url + "/v1/chat/completions", json={"model": "pulse", "user": session,
                                                                "messages": [{"role": "user", "content": text}]},
-                            timeout=args.timeout)
+                            timeout=args.timeout, headers={"Authorization": f"Bearer {key}"})
             err = None if r.status_code == 200 and r.json()["choices"][0]["message"]["content"] else f"HTTP {r.status_code}"
         except httpx.HTTPError as e:
             err = type(e).__name__
