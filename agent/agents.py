@@ -253,6 +253,8 @@ class Agent:
             timings["generator_plan"] = True
         elif p.calls:
             plan = {**p.calls[0], "calls": p.calls}
+        elif p.how == "read-only":
+            plan = {"tool": "none", "args": {}, "refuse": "write"}
         elif p.how == "clarify":
             plan = {"tool": "none", "args": {}, "clarify": p.missing}
         else:
@@ -375,7 +377,11 @@ class Agent:
         quotable = [x for x in calls if x["name"] in PROSE_TOOLS and x.get("result") and x["result"].get("sources")]
         if quotable and c["name"] != "draft_reply":
             ev = compact_evidence(question, sources, self.index.embedder)
-            prefix = quotes(ev)
+            # lines a tool computed before its quoted documents (a product's rating, say) are facts: shown first too
+            facts = [ln for x in quotable for ln in x["result"]["summary"].split("\n[1]")[0].splitlines()
+                     if ln.strip() and not ln.startswith("[") and not ln.rstrip().endswith(":")]
+            prefix = "\n".join([*facts, quotes(ev)])
+            parts += facts
             parts.append("\n".join(f"[{i}] ({s.get('kind')}) {s['text']}" for i, s in enumerate(ev, start=1)))
         for x, text in zip(calls, composed):
             if text is not None:
@@ -392,7 +398,11 @@ class Agent:
         fast = self.settings.pipeline == "fast"
         composed = [compose(c, question) for c in calls] if fast else []
         comp, messages, prefix = None, None, ""
-        if not calls and fast and state["plan"].get("clarify"):
+        if not calls and fast and state["plan"].get("refuse"):
+            composed = ["I can't do that: Pulse only reads this workspace's data. It cannot delete, change or add orders, "
+                        "customers, reviews or posts. Import a corrected file (`pulse ingest`) to change what it holds."]
+            calls_composed = True
+        elif not calls and fast and state["plan"].get("clarify"):
             ids = [k for k in state["plan"]["clarify"] if k == "id" or k.endswith("_id")] or state["plan"]["clarify"]
             what = " and ".join("customer or product id" if k == "id" else k.replace("_", " ") for k in ids) or "details"
             composed = [f"I can look that up, but I need the {what}: which one do you mean? Please give it in your message."]

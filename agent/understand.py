@@ -40,6 +40,10 @@ _CANDIDATE_P = 0.45  # below this, an unsure intent model's favourite is not tri
 _FOLLOW = re.compile(r"^\s*(?:and|also|plus|but|so|then|now|ok(?:ay)?,?\s+and|what about|how about|same for|same but|"
                      r"and what about|and how about)\b|\b(?:they|them|their|theirs|he|she|his|her|it|its|those|these|"
                      r"that customer|this customer|that product|this product|that one|this one|instead|the same)\b", re.I)
+#: a request to change data: Pulse's analyst only reads, so this is refused in code, never turned into a query
+_WRITE = re.compile(r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:delete|drop|remove|erase|wipe|truncate|update|insert|alter|"
+                    r"overwrite|purge)\b.*\b(?:orders?|customers?|reviews?|posts?|tweets?|products?|ratings?|data|rows?|tables?|"
+                    r"records?|database)\b", re.I)
 _COMPARE = re.compile(r"\b(?:compare|comparison|vs\.?|versus|against|difference between)\b|\bor\b.*\?$", re.I)
 
 
@@ -150,6 +154,8 @@ def understand(text: str, intents, turns: list[dict] | None = None, today: date 
     """The plan for ``text`` given the earlier ``turns`` (their ``tool``, ``args`` and ``spec``)."""
     today = today or date.today()
     categories = categories or []
+    if _WRITE.search(text) and (tools is None or "sql_query" in tools):
+        return Plan(how="read-only", missing=["write"])
     prev = (turns or [])[-1] if turns else None
     intent, probs = intents.predict(text)
     ranked = [n for n, _ in sorted(probs.items(), key=lambda kv: -kv[1])]

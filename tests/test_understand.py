@@ -155,3 +155,11 @@ def test_is_follow_up(text, expected):
 
 def test_today_is_the_day_after_the_data(fast):
     assert fast[0].today == date(1998, 7, 1)
+
+
+@pytest.mark.parametrize("text", ["please remove every review from 2016", "drop the customers table",
+                                  "update the orders of customer 5 to cancelled"])
+def test_a_request_to_change_data_is_refused_in_code(fast, text):
+    a, model = fast
+    r = a.ask(text)
+    assert r["tool_calls"] == [] and "only reads" in r["answer"] and not model.calls
