@@ -9,7 +9,9 @@ Routes:
 * ``POST /support/sessions``: sign in ``{customer_id, email|zip|order_date+order_total}`` -> ``{token, conversation_id}``.
   ``POST /support/messages`` (``Authorization: Bearer <token>``) ``{message, stream}``: SSE events
   ``step``, ``token``, ``done`` (or one JSON reply with ``stream: false``). ``GET /support/transcript``.
-  ``GET /support/handoffs``: the handoff queue. ``GET /widget``: an embeddable chat page.
+  ``DELETE /support/sessions``: sign out. ``GET /support/handoffs``: the handoff queue; ``DELETE
+  /support/handoffs/sessions/{customer_id}``: end a customer's sessions (both need the staff token).
+  ``GET /widget``: an embeddable chat page.
 * ``POST /v1/chat/completions`` (streaming or not) and ``GET /v1/models``: the analyst agent for any
   OpenAI client. The last user message is the question; ``user`` (or the ``X-Pulse-Session`` header)
   names the conversation, so follow-ups work.
@@ -173,6 +175,17 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
                               client=request.client.host if request.client else None)
         except AuthError as e:
             raise HTTPException(e.status, str(e)) from None
+
+    @app.delete("/support/sessions", status_code=204)
+    def support_sign_out(request: Request):
+        try:
+            desk.end(_bearer(request))
+        except SessionError as e:
+            raise HTTPException(401, str(e)) from None
+
+    @app.delete("/support/handoffs/sessions/{customer_id}")
+    def support_revoke(customer_id: str = FPath(..., min_length=1, max_length=64)):  # the staff token is the Guard's check
+        return {"revoked": desk.revoke(customer_id)}
 
     @app.post("/support/messages")
     def support_message(body: SupportMessage, request: Request):

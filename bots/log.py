@@ -161,6 +161,18 @@ class Log:
         r["pending_action"] = json.loads(r["pending_action"]) if r["pending_action"] else None
         return r
 
+    def end_support_session(self, token_hash: str) -> bool:
+        """Sign out: the session's token stops working at once. True if there was one."""
+        n = self._rows("SELECT count(*) AS n FROM support_sessions WHERE token_hash = ?", [token_hash])[0]["n"]
+        self._x("DELETE FROM support_sessions WHERE token_hash = ?", [token_hash])
+        return bool(n)
+
+    def revoke_support_sessions(self, customer_id: str) -> int:
+        """End every session of one customer (a staff action, e.g. after a suspected takeover)."""
+        n = self._rows("SELECT count(*) AS n FROM support_sessions WHERE customer_id = ?", [customer_id])[0]["n"]
+        self._x("DELETE FROM support_sessions WHERE customer_id = ?", [customer_id])
+        return n
+
     def set_pending(self, token_hash: str, action: dict | None) -> None:
         self._x("UPDATE support_sessions SET pending_action = ? WHERE token_hash = ?", [_j(action), token_hash])
 

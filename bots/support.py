@@ -132,6 +132,15 @@ class SupportDesk:
             return n > 0
         return False
 
+    def end(self, token: str) -> None:
+        """Sign out (``DELETE /support/sessions``)."""
+        if not self.svc.log.end_support_session(_hash(token or "")):
+            raise SessionError("no such support session, or it expired; sign in again")
+
+    def revoke(self, customer_id: str) -> int:
+        """Staff: end every session of one customer."""
+        return self.svc.log.revoke_support_sessions(str(customer_id))
+
     def session(self, token: str) -> dict:
         s = self.svc.log.support_session(_hash(token or ""))
         if not s:

@@ -324,3 +324,17 @@ def test_one_guess_sprayed_over_many_ids_is_stopped_per_client(guarded):
                         ).status_code for i in ids]
     left = max(0, 12 - used)
     assert codes == [401] * left + [429] * (len(ids) - left)
+
+
+def test_sign_out_and_staff_revocation_end_sessions(live):
+    base, svc = live
+    me = _customers(svc, 4)[3]
+    bearer = lambda t: {"Authorization": f"Bearer {t}"}
+    t1, t2 = sign_in(base, me), sign_in(base, me)
+    assert httpx.delete(base + "/support/sessions", headers=bearer(t1)).status_code == 204
+    assert httpx.get(base + "/support/transcript", headers=bearer(t1)).status_code == 401  # signed out at once
+    assert httpx.get(base + "/support/transcript", headers=bearer(t2)).status_code == 200
+    assert httpx.delete(base + f"/support/handoffs/sessions/{me['customer_id']}").status_code == 401  # staff only
+    r = httpx.delete(base + f"/support/handoffs/sessions/{me['customer_id']}", headers=bearer(STAFF_TOKEN))
+    assert r.status_code == 200 and r.json()["revoked"] >= 1
+    assert httpx.get(base + "/support/transcript", headers=bearer(t2)).status_code == 401
