@@ -67,6 +67,11 @@ class AgentInputError(UserError):
     """The user's message cannot be handled as given (empty, too long)."""
 
 
+def _given(value, said: str) -> bool:
+    """Was this argument value written in ``said`` (lower-cased)? ``#42`` and ``42`` count alike."""
+    return str(value).strip().lower().lstrip("#") in said
+
+
 def _prompt(name: str) -> str:
     return resources.files("agent").joinpath("prompts", f"{name}.md").read_text()
 
@@ -272,7 +277,7 @@ class Agent:
         said = (question + " " + " ".join(json.dumps(t.get("args"), default=str) + t["question"] for t in turns[-3:])).lower()
         required = set(self.tools[plan["tool"]].schema().get("required", []))
         return [k for k, v in (plan.get("args") or {}).items()
-                if k in required and (k == "id" or k.endswith("_id")) and str(v).strip().lower().lstrip("#") not in said]
+                if k in required and (k == "id" or k.endswith("_id")) and not _given(v, said)]
 
     def _generate_plan(self, question: str, turns: list[Turn] | None, only: str | list[str] | None) -> dict:
         """The generator's plan, constrained by the JSON schema of the allowed tools."""
@@ -303,7 +308,7 @@ class Agent:
         keep = {}
         for k, v in (args or {}).items():
             verbatim = k in ("text", "id", "category") or k.endswith("_id")
-            if verbatim and k not in required and isinstance(v, str) and v.strip().lower().lstrip("#") not in said:
+            if verbatim and k not in required and isinstance(v, str) and not _given(v, said):
                 continue
             if k in ("since", "until") and k not in required and isinstance(v, str) and v[:4] not in said:
                 continue  # a date range the message never gave (its resolved ranges are part of ``said``)

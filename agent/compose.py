@@ -20,6 +20,8 @@ import re
 
 import numpy as np
 
+from .semantic import Query
+
 __all__ = ["compose", "PROSE_TOOLS", "compact_evidence", "quotes", "fmt"]
 
 #: Tools whose answer the generator writes (from compact evidence).
@@ -42,40 +44,27 @@ def fmt(v, unit: str = "") -> str:
 def _sql_answer(call: dict) -> str:
     data = call["result"]["data"]
     cols, rows = data["columns"], data["rows"]
-    spec = call.get("spec")
-    unit = ""
-    label = None
-    if spec:
-        from .semantic import METRICS
-
-        m = next((m for m, _ in METRICS if m.name == spec["metric"]), None)
-        unit = m.unit if m else ""
-        label = _describe(spec, m)
+    q = Query.from_dict(call.get("spec"))
+    m = q.metric if q else None
+    unit = m.unit if m else ""
+    label = q.describe() if q else None
     if not rows:
         return f"No rows match{' ' + label if label else ''}."
     if len(cols) == 1 and len(rows) == 1:
         v = rows[0][0]
         return f"{label[0].upper() + label[1:] if label else cols[0]}: {fmt(v, unit)}." if v is not None else \
             f"There is no data for {label or cols[0]}."
-    if len(rows) == 1 and len(cols) == 2 and spec and spec.get("limit") == 1:
+    if len(rows) == 1 and len(cols) == 2 and q and q.limit == 1:
         k, v = rows[0]
-        most = "fewest" if spec.get("order") == "ASC" else "most"
-        if unit in ("$", "%") or not spec["metric"].endswith("s"):
-            most = "lowest" if spec.get("order") == "ASC" else "highest"
-        return f"{cols[0].replace('_', ' ').capitalize()} {k} had the {most} {m.label if m else cols[1]}: {fmt(v, unit)}."
+        most = "fewest" if q.order == "ASC" else "most"
+        if unit in ("$", "%") or not m.name.endswith("s"):
+            most = "lowest" if q.order == "ASC" else "highest"
+        return f"{cols[0].replace('_', ' ').capitalize()} {k} had the {most} {m.label}: {fmt(v, unit)}."
     head = label[0].upper() + label[1:] if label else " | ".join(cols)
     lines = [f"{head}:"] + [f"- {' | '.join(fmt(x) for x in r[:-1])}: {fmt(r[-1], unit)}" for r in rows[:25]]
     if len(rows) > 25 or data.get("truncated"):
         lines.append("(more rows than shown here)")
     return "\n".join(lines)
-
-
-def _describe(spec: dict, metric) -> str:
-    from .semantic import Query
-    from .understand import _spec_from
-
-    q = _spec_from(spec)
-    return q.describe() if isinstance(q, Query) else (metric.label if metric else "")
 
 
 _HANDOFF = ("I'm passing this conversation to a person on our team. They will reply here during business hours; "

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-__all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges"]
+__all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges", "without_dates"]
 
 _MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
                                        "september", "october", "november", "december"], start=1)}
@@ -137,3 +137,14 @@ def with_ranges(text: str, today: date) -> str:
         out += [text[pos:a], f"from {s.start.isoformat()} to {s.end.isoformat()}"]
         pos = b
     return "".join(out) + text[pos:]
+
+
+def without_dates(text: str, spans: list[DateSpan]) -> str:
+    """The text with each resolved phrase blanked out: what is left names the subject, the metric, the grouping.
+
+        >>> without_dates("orders in May 1997 by week", resolve_dates("orders in May 1997 by week", date(1998, 7, 1)))
+        'orders in   by week'
+    """
+    for s in sorted(spans, key=lambda s: s.at, reverse=True):
+        text = text[:s.at[0]] + " " + text[s.at[1]:]
+    return text

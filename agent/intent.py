@@ -4,8 +4,8 @@ A multinomial logistic regression over the MiniLM vector of the message (the
 int8 question embedder the agent already holds), trained on example requests
 kept as data: ``agent/intents/<persona>.yaml`` (one key per tool, plus
 ``none``), the tools' own ``examples``, and real human small talk drawn from
-the ``chitchat-dataset`` package (``agent/intents/smalltalk.jsonl``, MIT) as
-more ``none``. Every example sits in train, dev or test by a hash of its text,
+the ``chitchat-dataset`` package (``agent/intents/smalltalk.jsonl``, MIT, drawn by
+``evals/chitchat_cases.py`` from conversations the eval suite did not use) as more ``none``. Every example sits in train, dev or test by a hash of its text,
 so no phrasing is in two splits. The model is fitted on train; the confidence
 bar (``threshold``) is chosen on dev; test is only reported.
 
@@ -42,9 +42,6 @@ class Intent:
     p: float           # calibrated probability of ``name``
     runner_up: str | None
     confident: bool    # p cleared the bar chosen on dev
-
-    def top(self, probs: dict[str, float], k: int = 3) -> list[str]:
-        return [n for n, _ in sorted(probs.items(), key=lambda kv: -kv[1])[:k]]
 
 
 def split_of(text: str) -> str:
@@ -162,42 +159,9 @@ class IntentModel:
         return float((self.clf.predict(vecs) == np.array([i for _, i in pairs])).mean())
 
 
-# -- small talk from the chitchat-dataset package ----------------------------------------------------
-
-_SKIP = re.compile(r"\d|https?:|www\.|@|\b(fuck|shit|sex|damn|hell|ass|bitch|kill|drunk|weed|porn|stupid|hate|suck)\w*", re.I)
-
-
-def draw_smalltalk(dataset: dict, exclude_prefixes: set[str], n: int = 600, seed: int = 11) -> list[str]:
-    """Up to ``n`` real small-talk messages, at most two per conversation, from conversations the eval suites
-    did not draw (their ids start with one of ``exclude_prefixes``)."""
-    import random
-
-    rng = random.Random(seed)
-    keys = sorted(k for k in dataset if k[:8] not in exclude_prefixes)
-    rng.shuffle(keys)
-    out: list[str] = []
-    for key in keys:
-        msgs = [m["text"].strip() for g in dataset[key]["messages"] for m in g]
-        ok = [t for t in msgs if 2 <= len(t) <= 140 and not _SKIP.search(t)]
-        out += rng.sample(ok, min(2, len(ok)))  # anywhere in the conversation, not only its greeting
-        if len(out) >= n:
-            break
-    return out[:n]
-
-
 def main(argv: list[str]) -> int:
-    """``python -m agent.intent smalltalk DATASET.json > agent/intents/smalltalk.jsonl``: redraw the small talk.
-    ``python -m agent.intent report``: the fitted models' dev/test accuracy with the configured query embedder."""
-    if argv and argv[0] == "smalltalk":
-        from evals.suite import load_suite
-
-        suites = Path(__file__).resolve().parent.parent / "evals" / "suites"
-        used = {c.id.removeprefix("chitchat-")[:8] for p in suites.glob("*.yaml") for c in load_suite(p).cases
-                if c.id.startswith("chitchat-")}
-        with open(argv[1]) as f:
-            for t in draw_smalltalk(json.load(f), used):
-                print(json.dumps({"text": t}, ensure_ascii=False))
-        return 0
+    """``python -m agent.intent report``: the fitted models' dev/test accuracy with the configured query embedder.
+    (The small talk is drawn by ``python -m evals.chitchat_cases --smalltalk``, beside the eval cases it avoids.)"""
     from pulse.config import load_settings
     from retrieval import Embedder
     from tools import REGISTRY, SUPPORT_TOOLS

@@ -22,12 +22,13 @@ What it leaves out: conditions on aggregates, ratios of two metrics, other langu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
-from .dates import resolve_dates
+from .dates import resolve_dates, without_dates
+from .slots import ids_in
 
-__all__ = ["Query", "parse", "METRICS"]
+__all__ = ["Query", "parse", "METRICS", "metric_named"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,12 @@ METRICS: list[tuple[Metric, str]] = [
     (Metric("reposts", "posts", "count(*)", "reposts", where="is_repost"), r"\b(?:re-?tweets|re-?posts)\b|\bwere (?:re-?tweets|re-?posts)"),
     (Metric("posts", "posts", "count(*)", "posts"), r"\bposts?\b|\btweets?\b"),
 ]
+
+
+
+def metric_named(name: str | None) -> Metric | None:
+    return next((m for m, _ in METRICS if m.name == name), None)
+
 
 _DATE_COL = {"orders": "order_date", "reviews": "created_at", "posts": "created_at"}
 
@@ -115,6 +122,25 @@ class Query:
     @property
     def table(self) -> str:
         return self.metric.table
+
+    def to_dict(self) -> dict:
+        """Plain data for a turn's record (the conversation checkpoint); :meth:`from_dict` reads it back."""
+        d = asdict(self)
+        d["metric"] = self.metric.name
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Query | None":
+        metric = metric_named((d or {}).get("metric"))
+        if metric is None:
+            return None
+        fields = {k: v for k, v in d.items() if k != "metric"}
+        for k in ("since", "until"):
+            if isinstance(fields.get(k), str):
+                fields[k] = date.fromisoformat(fields[k])
+        if isinstance(fields.get("dim"), list):
+            fields["dim"] = tuple(fields["dim"])
+        return cls(metric, **fields)
 
     def _where(self) -> list[str]:
         w, c = [], _DATE_COL.get(self.table)
@@ -206,8 +232,6 @@ def parse(text: str, today: date, categories: list[str] | None = None, prev: Que
         v = m.group(1) or m.group(2) or {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}[m.group(3)]
         if q.table == "reviews":
             q = replace(q, rating=int(v))
-    from .slots import ids_in
-
     ids = ids_in(text)
     if ids.get("product_id"):
         q = replace(q, product_id=ids["product_id"])
@@ -218,9 +242,7 @@ def parse(text: str, today: date, categories: list[str] | None = None, prev: Que
             q = replace(q, category=c)
             break
     # dimensions and rankings: only where a grouping cue stands in the text
-    stripped = t
-    for s in spans:
-        stripped = stripped.replace(s.phrase.lower(), " ")
+    stripped = without_dates(text, spans).lower()
     if re.search(_GROUP_CUE, stripped):
         grain = next((g for g, _, pat in _GRAINS if _cued(pat, stripped)), None)
         dim = None

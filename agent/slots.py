@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from .dates import resolve_dates
+from .dates import resolve_dates, without_dates
 
 __all__ = ["Filled", "fill", "ids_in", "subject_of", "kind_of", "quoted_text"]
 
@@ -120,10 +120,7 @@ def quoted_text(text: str) -> str | None:
 
 def subject_of(text: str, today: date | None = None) -> str | None:
     """The subject phrase of a slice or search: the message without ids, dates, quotes and framing words."""
-    t = text
-    for s in resolve_dates(t, today or date.today())[::-1]:
-        t = t[:s.at[0]] + " " + t[s.at[1]:]
-    t = _QUOTED.sub(" ", t)
+    t = _QUOTED.sub(" ", without_dates(text, resolve_dates(text, today or date.today())))
     for pat in (_CUSTOMER, _USER, _PRODUCT, _ORDER, _REVIEW, _POST, _ML):
         t = pat.sub(" ", t)
     words = re.findall(r"[A-Za-z][A-Za-z'’-]*", t)

@@ -25,11 +25,11 @@ here is independent), and languages other than English.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 from . import semantic
-from .dates import resolve_dates
+from .dates import resolve_dates, without_dates
 from .slots import fill, ids_in, subject_of
 
 __all__ = ["Plan", "understand", "is_follow_up", "MAX_CALLS"]
@@ -55,55 +55,24 @@ class Plan:
     ask_generator: list[str] | None = None            # tools the generator must choose among / fill (None: nothing)
     missing: list[str] = field(default_factory=list)  # arguments left to the generator
 
-    @property
-    def tool(self) -> str:
-        return self.calls[0]["tool"] if self.calls else "none"
-
 
 def is_follow_up(text: str) -> bool:
     """Does the message lean on the previous turn ("and ...", "what about ...", "they", "it")?"""
     return bool(_FOLLOW.search(text)) and len(text.split()) <= 14 and not ids_in(text)
 
 
-def _spec_dict(q: semantic.Query) -> dict:
-    d = asdict(q)
-    d["metric"] = q.metric.name
-    return d
-
-
-def _spec_from(d: dict | None) -> semantic.Query | None:
-    if not d:
-        return None
-    metric = next((m for m, _ in semantic.METRICS if m.name == d.get("metric")), None)
-    if metric is None:
-        return None
-    fields = {k: v for k, v in d.items() if k != "metric"}
-    for k in ("since", "until"):
-        if isinstance(fields.get(k), str):
-            fields[k] = date.fromisoformat(fields[k])
-    if isinstance(fields.get("dim"), list):
-        fields["dim"] = tuple(fields["dim"])
-    return semantic.Query(metric, **fields)
-
-
 def _sql_calls(text: str, today: date, categories: list[str], prev_spec: semantic.Query | None) -> list[dict] | None:
     spans = resolve_dates(text, today)
     if len(spans) >= 2 and _COMPARE.search(text) or len(spans) >= 2 and re.search(r"\band\b", text):
-        base = semantic.parse(_strip_spans(text, spans), today, categories, prev=prev_spec)
+        base = semantic.parse(without_dates(text, spans), today, categories, prev=prev_spec)
         if base is None:
             return None
         from dataclasses import replace
 
-        return [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": _spec_dict(q)} for q in
+        return [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": q.to_dict()} for q in
                 (replace(base, since=s.start, until=s.end, period=s.phrase) for s in spans[:MAX_CALLS])]
     q = semantic.parse(text, today, categories, prev=prev_spec)
-    return None if q is None else [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": _spec_dict(q)}]
-
-
-def _strip_spans(text: str, spans) -> str:
-    for s in spans[::-1]:
-        text = text[:s.at[0]] + " " + text[s.at[1]:]
-    return text
+    return None if q is None else [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": q.to_dict()}]
 
 
 def _subjects(text: str, today: date) -> list[str]:
@@ -136,7 +105,7 @@ def _follow(text: str, prev: dict, today: date, categories: list[str]) -> list[d
     if not tool:
         return None
     if tool == "sql_query":
-        return _sql_calls(text, today, categories, _spec_from(prev.get("spec")))
+        return _sql_calls(text, today, categories, semantic.Query.from_dict(prev.get("spec")))
     new = fill(tool, text, today).args
     if tool == "search_corpus":
         new.pop("query", None)
