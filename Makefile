@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 SUDO   := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install models demo train run serve chat test bench load eval clean
+.PHONY: install models demo train run serve chat test test-fast bench load chaos eval clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,25 @@ $(CHROMIUM):
 	$(SUDO) apt-get install -y -q chromium || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium)
 
 test: models $(CHROMIUM)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q
+
+# the inner loop: lint, and every test that needs no built workspace, trained model, language model or server
+test-fast: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest -q -m "not slow"
 
 bench: models train
 	$(PY) -m bench
 
 load: models train
 	$(PY) -m bench.load
+
+# concurrent streaming sessions, clients hanging up, and a SIGKILL of the server mid-turn (bench/chaos.py)
+chaos: models train
+	$(PY) -m bench.chaos
 
 # the full eval suites with the default model; the report lands in demo-workspace/eval_runs/<run>/ (SPLIT=dev|test|all)
 SPLIT ?= all

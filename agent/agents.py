@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 import sqlite3
 import threading
 import time
@@ -49,7 +50,7 @@ from pulse.config import Settings, load_settings
 from pulse.errors import UserError
 from tools import REGISTRY, ToolContext, ToolError
 
-from .compose import PROSE_TOOLS, compact_evidence, compose, quotes
+from .compose import PROSE_TOOLS, compact_evidence, compare, compose, quotes
 from .dates import describe_dates, with_ranges
 from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
 from .models import ChatModel, load_model
@@ -98,8 +99,17 @@ class State(TypedDict, total=False):
 
 
 class Agent:
-    def __init__(self, settings: Settings, ws, index, model: ChatModel, tools: dict | None = None,
-                 lock: threading.Lock | None = None, prompts: dict | None = None, persona: str = "analyst"):
+    def __init__(
+        self,
+        settings: Settings,
+        ws,
+        index,
+        model: ChatModel,
+        tools: dict | None = None,
+        lock: threading.Lock | None = None,
+        prompts: dict | None = None,
+        persona: str = "analyst",
+    ):
         self.settings = settings
         self.ws = ws
         self.index = index
@@ -153,8 +163,9 @@ class Agent:
         if self._intents is None:
             from .intent import IntentModel
 
-            self._intents = IntentModel.fit(self.tools, self.index.embedder, self.persona,
-                                            cache_dir=self.settings.cache_dir / "intent")
+            self._intents = IntentModel.fit(
+                self.tools, self.index.embedder, self.persona, cache_dir=self.settings.cache_dir / "intent"
+            )
         return self._intents
 
     @property
@@ -212,11 +223,20 @@ class Agent:
     def plan_schema(self, only: str | list[str] | None = None) -> dict:
         """The JSON schema the router's output must follow: every tool and none, one tool, or a few tools and none."""
         names = None if only is None else [only] if isinstance(only, str) else list(only)
-        options = [{"type": "object", "properties": {"tool": {"const": n}, "args": t.schema()},
-                    "required": ["tool", "args"], "additionalProperties": False}
-                   for n, t in self.tools.items() if names is None or n in names]
+        options = [
+            {
+                "type": "object",
+                "properties": {"tool": {"const": n}, "args": t.schema()},
+                "required": ["tool", "args"],
+                "additionalProperties": False,
+            }
+            for n, t in self.tools.items()
+            if names is None or n in names
+        ]
         if names is None or len(names) > 1:
-            options.append({"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False})
+            options.append(
+                {"type": "object", "properties": {"tool": {"const": "none"}}, "required": ["tool"], "additionalProperties": False}
+            )
         return {"anyOf": options}
 
     def _route_prompt(self) -> str:
@@ -276,8 +296,11 @@ class Agent:
             return []
         said = (question + " " + " ".join(json.dumps(t.get("args"), default=str) + t["question"] for t in turns[-3:])).lower()
         required = set(self.tools[plan["tool"]].schema().get("required", []))
-        return [k for k, v in (plan.get("args") or {}).items()
-                if k in required and (k == "id" or k.endswith("_id")) and not _given(v, said)]
+        return [
+            k
+            for k, v in (plan.get("args") or {}).items()
+            if k in required and (k == "id" or k.endswith("_id")) and not _given(v, said)
+        ]
 
     def _generate_plan(self, question: str, turns: list[Turn] | None, only: str | list[str] | None) -> dict:
         """The generator's plan, constrained by the JSON schema of the allowed tools."""
@@ -288,8 +311,12 @@ class Agent:
         dates = describe_dates(question, self.today)
         if dates:  # calendar arithmetic done in code: the router copies the ranges
             user += f"\n\nDates in this message: {dates}."
-        c = self.model.complete([{"role": "system", "content": system}, {"role": "user", "content": user}],
-                                max_tokens=200, temperature=0.0, json_schema=self.plan_schema(only))
+        c = self.model.complete(
+            [{"role": "system", "content": system}, {"role": "user", "content": user}],
+            max_tokens=200,
+            temperature=0.0,
+            json_schema=self.plan_schema(only),
+        )
         try:
             plan = json.loads(c.text)
         except ValueError:
@@ -332,6 +359,9 @@ class Agent:
             self._step({"type": "tool_start", "name": tool.name, "args": args})
             try:
                 result = tool.run(self._ctx(state.get("customer_id")), args)
+                if sources and result.sources:  # this call's [1] is the turn's [len(sources) + 1]
+                    shift = len(sources)
+                    result.summary = re.sub(r"\[(\d+)\]", lambda m, k=shift: f"[{int(m.group(1)) + k}]", result.summary)
                 call = {"name": tool.name, "args": args, "result": result.model_dump(mode="json"), "error": None}
                 # numbered across calls: a second call's [1] is the turn's [n+1]
                 sources += result.sources
@@ -363,8 +393,11 @@ class Agent:
             history = []
             for t in (state.get("turns") or [])[-1:] if fast else []:  # small talk reads the last exchange as chat
                 history += [{"role": "user", "content": t["question"][:300]}, {"role": "assistant", "content": t["answer"][:200]}]
-            return [{"role": "system", "content": _prompt(self.prompts["chat"])}, *history,
-                    {"role": "user", "content": question}], ""
+            return [
+                {"role": "system", "content": _prompt(self.prompts["chat"])},
+                *history,
+                {"role": "user", "content": question},
+            ], ""
         c = calls[0]
         name = self.tools[c["name"]].answer_prompt
         system = _prompt(self.prompts.get(name, name))
@@ -383,8 +416,12 @@ class Agent:
         if quotable and c["name"] != "draft_reply":
             ev = compact_evidence(question, sources, self.index.embedder)
             # lines a tool computed before its quoted documents (a product's rating, say) are facts: shown first too
-            facts = [ln for x in quotable for ln in x["result"]["summary"].split("\n[1]")[0].splitlines()
-                     if ln.strip() and not ln.startswith("[") and not ln.rstrip().endswith(":")]
+            facts = [
+                ln
+                for x in quotable
+                for ln in x["result"]["summary"].split("\n[1]")[0].splitlines()
+                if ln.strip() and not ln.startswith("[") and not ln.rstrip().endswith(":")
+            ]
             prefix = "\n".join([*facts, quotes(ev)])
             parts += facts
             parts.append("\n".join(f"[{i}] ({s.get('kind')}) {s['text']}" for i, s in enumerate(ev, start=1)))
@@ -404,8 +441,10 @@ class Agent:
         composed = [compose(c, question) for c in calls] if fast else []
         comp, messages, prefix = None, None, ""
         if not calls and fast and state["plan"].get("refuse"):
-            composed = ["I can't do that: Pulse only reads this workspace's data. It cannot delete, change or add orders, "
-                        "customers, reviews or posts. Import a corrected file (`pulse ingest`) to change what it holds."]
+            composed = [
+                "I can't do that: Pulse only reads this workspace's data. It cannot delete, change or add orders, "
+                "customers, reviews or posts. Import a corrected file (`pulse ingest`) to change what it holds."
+            ]
             calls_composed = True
         elif not calls and fast and state["plan"].get("clarify"):
             ids = [k for k in state["plan"]["clarify"] if k == "id" or k.endswith("_id")] or state["plan"]["clarify"]
@@ -414,19 +453,23 @@ class Agent:
             calls_composed = True
         else:
             calls_composed = bool(calls) and bool(composed) and all(x is not None for x in composed)
+        ranking = compare(calls) if fast and len(calls) > 1 else None
         if calls_composed:
-            answer = "\n\n".join(composed)  # written by code from the tools' data: no generator in this turn
+            # written by code from the tools' data: no generator in this turn
+            answer = "\n\n".join(([ranking] if ranking else []) + composed)
             if self._on_token:
                 self._on_token(answer)
         else:
             messages, prefix = self._answer_prompt(state, composed)
+            if ranking:
+                prefix = f"{ranking}\n{prefix}".strip()
+                messages[-1]["content"] = f"{ranking}\n\n{messages[-1]['content']}"
             if prefix and self._on_token:
                 self._on_token(prefix + "\n\n")  # the quotes are on screen before the generator starts
-            cap = self.settings.max_tokens if not fast else min(self.settings.max_tokens, 160 if calls else 80)
+            cap = self.settings.max_tokens if not fast else min(self.settings.max_tokens, 110 if calls else 48)
             if calls and calls[0]["name"] == "draft_reply":
                 cap = self.settings.max_tokens
-            comp = self.model.complete(messages, max_tokens=cap, temperature=self.settings.temperature,
-                                       on_token=self._on_token)
+            comp = self.model.complete(messages, max_tokens=cap, temperature=self.settings.temperature, on_token=self._on_token)
             answer = comp.text.strip()
         evidence = self._evidence(state)
         # replies written for the shop may promise only what a tool confirmed (the customer's words confirm nothing)
@@ -440,40 +483,62 @@ class Agent:
         rewrites = 0
         if (bad or promises) and messages is not None:
             rewrites = 1
-            problems = ([f"these numbers are not in the tool results: {', '.join(bad)}"] if bad else []) + \
-                ([f"it promises {', '.join(promises)}, which no fact confirms"] if promises else [])
-            fix = messages + [{"role": "assistant", "content": answer}, {"role": "user", "content":
-                  f"Rewrite it: {'; '.join(problems)}. Use only what the results say."}]
-            answer = self.model.complete(fix, max_tokens=self.settings.max_tokens, temperature=0.0).text.strip()
+            problems = ([f"these numbers are not in the tool results: {', '.join(bad)}"] if bad else []) + (
+                [f"it promises {', '.join(promises)}, which no fact confirms"] if promises else []
+            )
+            fix = messages + [
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": f"Rewrite it: {'; '.join(problems)}. Use only what the results say."},
+            ]
+            answer = self.model.complete(fix, max_tokens=cap, temperature=0.0).text.strip()
             bad, promises = check(answer)
         grounded = not bad and not promises
         if not grounded:
             found = calls[0]["result"]["summary"] if calls and calls[0].get("result") else "no data"
-            what = "; ".join(([f"figures no tool returned: {', '.join(bad)}"] if bad else []) +
-                             ([f"promises no fact confirms: {', '.join(promises)}"] if promises else []))
-            answer = (f"I could not ground a written answer in the data (it stated {what}). "
-                      f"Here is what the tools found:\n{found[:1500]}")
+            what = "; ".join(
+                ([f"figures no tool returned: {', '.join(bad)}"] if bad else [])
+                + ([f"promises no fact confirms: {', '.join(promises)}"] if promises else [])
+            )
+            answer = (
+                f"I could not ground a written answer in the data (it stated {what}). "
+                f"Here is what the tools found:\n{found[:1500]}"
+            )
         if prefix:
             answer = f"{prefix}\n\n{answer}"
         sources = state.get("sources") or []
         answer = fix_citations(answer, len(sources))
         if sources and not cited(answer):
             answer += "\n\nSources: " + " ".join(f"[{i}]" for i in range(1, min(3, len(sources)) + 1))
-        timings = {**state["timings"], "answer_s": time.perf_counter() - t0, "composed": comp is None,
-                   "answer_ttft_s": comp.timings.get("ttft_s") if comp else 0.0,
-                   "decode_tps": comp.timings.get("decode_tps") if comp else None,
-                   "prefill_tps": comp.timings.get("prefill_tps") if comp else None, "rewrites": rewrites}
+        timings = {
+            **state["timings"],
+            "answer_s": time.perf_counter() - t0,
+            "composed": comp is None,
+            "answer_ttft_s": comp.timings.get("ttft_s") if comp else 0.0,
+            "decode_tps": comp.timings.get("decode_tps") if comp else None,
+            "prefill_tps": comp.timings.get("prefill_tps") if comp else None,
+            "rewrites": rewrites,
+        }
         first = calls[0] if calls else None
-        turn: Turn = {"question": question, "tool": first["name"] if first else None,
-                      "args": first["args"] if first else None, "spec": first.get("spec") if first else None,
-                      "answer": answer}
+        turn: Turn = {
+            "question": question,
+            "tool": first["name"] if first else None,
+            "args": first["args"] if first else None,
+            "spec": first.get("spec") if first else None,
+            "answer": answer,
+        }
         return {"answer": answer, "grounded": grounded, "timings": timings, "turns": [turn]}
 
     # -- the public entry point ----------------------------------------------------------
 
-    def ask(self, question: str, session_id: str | None = None, on_token: Callable[[str], None] | None = None,
-            tool: tuple[str, dict] | None = None, on_step: Callable[[dict], None] | None = None,
-            customer_id: str | None = None) -> dict:
+    def ask(
+        self,
+        question: str,
+        session_id: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        tool: tuple[str, dict] | None = None,
+        on_step: Callable[[dict], None] | None = None,
+        customer_id: str | None = None,
+    ) -> dict:
         """Answer one message. Returns ``{answer, tool_calls, charts, sources, timings, session_id, grounded}``.
 
         ``tool=(name, args)`` skips routing and calls that tool (``pulse reply`` does this).
@@ -484,8 +549,10 @@ class Agent:
         if not question:
             raise AgentInputError("the message is empty")
         if len(question) > MAX_QUESTION_CHARS:
-            raise AgentInputError(f"the message is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
-                                  "Shorten it or ask about one thing at a time.")
+            raise AgentInputError(
+                f"the message is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. "
+                "Shorten it or ask about one thing at a time."
+            )
         session_id = session_id or uuid.uuid4().hex[:12]
         t0 = time.perf_counter()
         first: list[float] = []
@@ -502,14 +569,18 @@ class Agent:
                 forced = {"tool": tool[0], "args": tool[1]} if tool else None
                 if forced and forced["tool"] not in self.tools:
                     raise AgentInputError(f"no tool {tool[0]!r}")
-                out = self.graph.invoke({"question": question, "forced": forced, "customer_id": customer_id},
-                                        {"configurable": {"thread_id": session_id}})
+                out = self.graph.invoke(
+                    {"question": question, "forced": forced, "customer_id": customer_id},
+                    {"configurable": {"thread_id": session_id}},
+                )
             finally:
                 self._on_token = self._on_step = None
         timings = {**out.get("timings", {}), "first_token_s": first[0] if first else None, "total_s": time.perf_counter() - t0}
         return {
             "answer": out["answer"],
-            "tool_calls": [{k: c[k] for k in ("name", "args", "result", "error", "duration_s")} for c in out.get("tool_calls") or []],
+            "tool_calls": [
+                {k: c[k] for k in ("name", "args", "result", "error", "duration_s")} for c in out.get("tool_calls") or []
+            ],
             "charts": [c["result"]["chart"] for c in out.get("tool_calls") or [] if c.get("result") and c["result"].get("chart")],
             "sources": [{"n": i, **s} for i, s in enumerate(out.get("sources") or [], start=1)],
             "timings": timings,

@@ -22,10 +22,10 @@ import numpy as np
 
 from .semantic import Query
 
-__all__ = ["compose", "PROSE_TOOLS", "compact_evidence", "quotes", "fmt"]
+__all__ = ["compose", "compare", "PROSE_TOOLS", "compact_evidence", "quotes", "fmt"]
 
 #: Tools whose answer the generator writes (from compact evidence).
-PROSE_TOOLS = {"search_corpus", "review_analysis", "topics", "draft_reply", "product_reviews", "shop_policy"}
+PROSE_TOOLS = {"search_corpus", "topics", "draft_reply", "product_reviews", "shop_policy"}
 
 
 def fmt(v, unit: str = "") -> str:
@@ -41,6 +41,29 @@ def fmt(v, unit: str = "") -> str:
     return f"${s}" if unit == "$" else f"{s}%" if unit == "%" else s
 
 
+_MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def _key(v) -> str:
+    """A group key as people read it: ``1997-03`` is March 1997."""
+    if isinstance(v, str) and re.fullmatch(r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])", v):
+        return f"{_MONTH_NAMES[int(v[5:]) - 1]} {v[:4]} ({v})"
+    return fmt(v)
+
+
 def _sql_answer(call: dict) -> str:
     data = call["result"]["data"]
     cols, rows = data["columns"], data["rows"]
@@ -52,23 +75,28 @@ def _sql_answer(call: dict) -> str:
         return f"No rows match{' ' + label if label else ''}."
     if len(cols) == 1 and len(rows) == 1:
         v = rows[0][0]
-        return f"{label[0].upper() + label[1:] if label else cols[0]}: {fmt(v, unit)}." if v is not None else \
-            f"There is no data for {label or cols[0]}."
+        return (
+            f"{label[0].upper() + label[1:] if label else cols[0]}: {fmt(v, unit)}."
+            if v is not None
+            else f"There is no data for {label or cols[0]}."
+        )
     if len(rows) == 1 and len(cols) == 2 and q and q.limit == 1:
         k, v = rows[0]
         most = "fewest" if q.order == "ASC" else "most"
         if unit in ("$", "%") or not m.name.endswith("s"):
             most = "lowest" if q.order == "ASC" else "highest"
-        return f"{cols[0].replace('_', ' ').capitalize()} {k} had the {most} {m.label}: {fmt(v, unit)}."
+        return f"{cols[0].replace('_', ' ').capitalize()} {_key(k)} had the {most} {m.label}: {fmt(v, unit)}."
     head = label[0].upper() + label[1:] if label else " | ".join(cols)
-    lines = [f"{head}:"] + [f"- {' | '.join(fmt(x) for x in r[:-1])}: {fmt(r[-1], unit)}" for r in rows[:25]]
+    lines = [f"{head}:"] + [f"- {' | '.join(_key(x) for x in r[:-1])}: {fmt(r[-1], unit)}" for r in rows[:25]]
     if len(rows) > 25 or data.get("truncated"):
         lines.append("(more rows than shown here)")
     return "\n".join(lines)
 
 
-_HANDOFF = ("I'm passing this conversation to a person on our team. They will reply here during business hours; "
-            "you don't need to repeat anything.")
+_HANDOFF = (
+    "I'm passing this conversation to a person on our team. They will reply here during business hours; "
+    "you don't need to repeat anything."
+)
 
 
 def compose(call: dict, question: str) -> str | None:
@@ -86,16 +114,48 @@ def compose(call: dict, question: str) -> str | None:
     return summary or None
 
 
+def _rated(call: dict) -> tuple[str, float, int] | None:
+    """(product id, exact mean rating, reviews) from a review tool's data, or None."""
+    d = (call.get("result") or {}).get("data")
+    if not isinstance(d, dict):
+        return None
+    pid = d.get("product_id") or (d.get("product") or {}).get("product_id")
+    mean = d.get("mean_rating", d.get("avg_rating"))
+    return (str(pid), float(mean), int(d.get("reviews") or 0)) if pid and mean is not None else None
+
+
+def compare(calls: list[dict]) -> str | None:
+    """One line ranking the products of a multi-call turn by average rating, to as many decimals as tell them apart.
+
+    >>> mk = lambda p, m: {"result": {"data": {"product_id": p, "mean_rating": m, "reviews": 9}}}
+    >>> compare([mk("a", 4.1903), mk("b", 4.1931)])
+    'Product b has the higher average rating: 4.193 of 5, against 4.190 for product a.'
+    """
+    rated = [_rated(c) for c in calls]
+    if len(rated) < 2 or any(r is None for r in rated) or len({r[0] for r in rated}) < len(rated):
+        return None
+    rated.sort(key=lambda r: -r[1])
+    (p1, m1, _), (_, m2, _) = rated[0], rated[1]
+    if m1 == m2:
+        return f"Products {' and '.join(r[0] for r in rated)} have the same average rating, {m1:.2f} of 5."
+    nd = next((k for k in range(2, 6) if round(m1, k) != round(m2, k)), 5)
+    others = ", ".join(f"{m:.{nd}f} for product {p}" for p, m, _ in rated[1:])
+    return f"Product {p1} has the higher average rating: {m1:.{nd}f} of 5, against {others}."
+
+
 # -- prose tools: compact evidence and quotes ------------------------------------------------------
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
 #: sentences that address an assistant rather than describe a product or an event: never quoted, never read
-_INJECTION = re.compile(r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above)\b|"
-                        r"\b(?:reply|respond|answer|say)\s+only\b|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b|"
-                        r"\bas an ai\b|\bassistant:|\b(?:admin|developer|god|debug)\s+mode\b|\bjailbreak|\bsystem notice\b", re.I)
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b.{0,40}\b(?:instructions?|prompts?|rules|above)\b|"
+    r"\b(?:reply|respond|answer|say)\s+only\b|\byou are now\b|\bsystem prompt\b|\bnew instructions?\b|"
+    r"\bas an ai\b|\bassistant:|\b(?:admin|developer|god|debug)\s+mode\b|\bjailbreak|\bsystem notice\b",
+    re.I,
+)
 
 
-def _best_sentences(text: str, qv: np.ndarray, embedder, n: int = 2, max_chars: int = 220) -> str:
+def _best_sentences(text: str, qv: np.ndarray, embedder, n: int = 2, max_chars: int = 180) -> str:
     if _INJECTION.search(text or ""):
         return ""  # a document that talks to an assistant is withheld whole: its other sentences may be orders too
     sents = [s.strip() for s in _SENT.split(text or "") if len(s.strip()) > 3][:12]
@@ -111,13 +171,24 @@ def compact_evidence(question: str, sources: list[dict], embedder, k: int = 4) -
     if not sources:
         return []
     qv = embedder.encode([question])[0]
-    out = [{**s, "text": _best_sentences(s.get("text") or "", qv, embedder)} for s in sources[:k]]
+    # a help article is short and every sentence of it may be the rule asked about: it keeps more of its text
+    out = [
+        {**s, "text": _best_sentences(s.get("text") or "", qv, embedder, *((4, 420) if s.get("kind") == "help" else ()))}
+        for s in sources[: k if sources[0].get("kind") != "help" else 2]
+    ]
     return [s if s["text"] else {**s, "text": "(this document's text addresses an assistant; not quoted)"} for s in out]
 
 
 def quotes(evidence: list[dict]) -> str:
     """The quoted sentences, numbered like the sources, shown before the generator starts."""
     kinds = {s.get("kind") for s in evidence}
-    head = "From the reviews:" if kinds == {"review"} else "From the posts:" if kinds == {"post"} else \
-        "From the help articles:" if kinds == {"help"} else "From the documents:"
+    head = (
+        "From the reviews:"
+        if kinds == {"review"}
+        else "From the posts:"
+        if kinds == {"post"}
+        else "From the help articles:"
+        if kinds == {"help"}
+        else "From the documents:"
+    )
     return "\n".join([head] + [f"[{i}] “{s['text'].strip()}”" for i, s in enumerate(evidence, start=1)])

@@ -25,8 +25,26 @@ from datetime import date, timedelta
 
 __all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges", "without_dates"]
 
-_MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
-                                       "september", "october", "november", "december"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
+    )
+}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
 _ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4, "final": 4}
@@ -36,14 +54,19 @@ _YEAR = r"((?:19|20)\d\d)"
 _PATTERNS = [
     # "Q1 vs Q2 1998": the first quarter takes the year written after the second
     ("quarter", re.compile(rf"\bq([1-4])(?=\s*(?:vs\.?|versus|and|or|to|compared (?:to|with))\s*q[1-4]\s*'?{_YEAR}\b)", re.I)),
+    ("years", re.compile(rf"\b(?:from|between)\s+{_YEAR}\s*(?:-|to|and|until|till|through|thru)\s*{_YEAR}\b", re.I)),
     ("quarter", re.compile(rf"\bq([1-4])\s*(?:of\s+)?'?{_YEAR}\b", re.I)),
-    ("quarter_words", re.compile(rf"\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+quarter\s+(?:of\s+)?{_YEAR}\b", re.I)),
+    (
+        "quarter_words",
+        re.compile(rf"\bthe\s+(first|1st|second|2nd|third|3rd|fourth|4th|last|final)\s+quarter\s+(?:of\s+)?{_YEAR}\b", re.I),
+    ),
     ("half", re.compile(rf"\bthe\s+(first|1st|second|2nd|last)\s+half\s+(?:of\s+)?{_YEAR}\b", re.I)),
     ("half_h", re.compile(rf"\bh([12])\s*(?:of\s+)?{_YEAR}\b", re.I)),
     ("month", re.compile(rf"\b({_MON})\.?,?\s+(?:of\s+)?{_YEAR}\b", re.I)),
     ("relative", re.compile(r"\b(last|previous|past|this|current)\s+(week|month|quarter|year)\b", re.I)),
     ("last_n", re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+(day|week|month)s?\b", re.I)),
     ("year", re.compile(rf"\b(?:in|during|for|throughout|of)\s+(?:the\s+year\s+)?{_YEAR}\b(?!\s*-)", re.I)),
+    ("year", re.compile(rf"\bfrom\s+(?:the\s+year\s+)?{_YEAR}\b(?!\s*(?:-|to\b|until\b|till\b|through\b|thru\b))", re.I)),
 ]
 
 
@@ -85,10 +108,17 @@ def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
         return start, _add_months(start, 1)
     if kind == "year":
         return date(int(g[0]), 1, 1), date(int(g[0]) + 1, 1, 1)
+    if kind == "years":  # "from 2016 to 2018": both years whole
+        a, b = sorted((int(g[0]), int(g[1])))
+        return date(a, 1, 1), date(b + 1, 1, 1)
     if kind == "relative":
         which, unit = g[0].lower(), g[1].lower()
-        this = {"week": today - timedelta(days=today.weekday()), "month": date(today.year, today.month, 1),
-                "quarter": _quarter_start(today), "year": date(today.year, 1, 1)}[unit]
+        this = {
+            "week": today - timedelta(days=today.weekday()),
+            "month": date(today.year, today.month, 1),
+            "quarter": _quarter_start(today),
+            "year": date(today.year, 1, 1),
+        }[unit]
         step = {"week": None, "month": 1, "quarter": 3, "year": 12}[unit]
         nxt = this + timedelta(days=7) if unit == "week" else _add_months(this, step)
         if which in ("this", "current"):
@@ -112,7 +142,7 @@ def resolve_dates(text: str, today: date) -> list[DateSpan]:
                 continue
             span = _span(kind, m, today)
             if span:
-                phrase = re.sub(r"^(in|during|for|throughout|of)\s+", "", m.group(0).strip(), flags=re.I)
+                phrase = re.sub(r"^(in|during|for|throughout|of|from)\s+(?=the\s+year|\d)", "", m.group(0).strip(), flags=re.I)
                 found.append((m.start(), m.end(), DateSpan(phrase, (m.start(), m.end()), *span)))
     return [s for _, _, s in sorted(found, key=lambda x: x[0])]
 
@@ -142,9 +172,9 @@ def with_ranges(text: str, today: date) -> str:
 def without_dates(text: str, spans: list[DateSpan]) -> str:
     """The text with each resolved phrase blanked out: what is left names the subject, the metric, the grouping.
 
-        >>> without_dates("orders in May 1997 by week", resolve_dates("orders in May 1997 by week", date(1998, 7, 1)))
-        'orders in   by week'
+    >>> without_dates("orders in May 1997 by week", resolve_dates("orders in May 1997 by week", date(1998, 7, 1)))
+    'orders in   by week'
     """
     for s in sorted(spans, key=lambda s: s.at, reverse=True):
-        text = text[:s.at[0]] + " " + text[s.at[1]:]
+        text = text[: s.at[0]] + " " + text[s.at[1] :]
     return text

@@ -1,6 +1,6 @@
 """Grounding: an answer may state only numbers that a tool (or the user) gave.
 
-    >>> ungrounded_numbers("Customer 42 spent $38.32 over 2 orders [1].", ["38.32 total, 2 orders"])
+    >>> ungrounded_numbers("Customer 42 spent $38.32 over 2 orders [1].", ["customer 42: 38.32 total, 2 orders"])
     []
     >>> ungrounded_numbers("They spent $40 in total.", ["38.32"])
     ['40']
@@ -116,5 +116,4 @@ def confirmed_facts(data) -> str:
 def unconfirmed_promises(answer: str, confirmed: list[str]) -> list[str]:
     """Names of commitments in ``answer`` whose pattern no confirmed fact matches."""
     facts = " ".join(confirmed).lower()
-    return [name for name, pat in PROMISES
-            if re.search(pat, answer, re.I) and not re.search(pat, facts, re.I)]
+    return [name for name, pat in PROMISES if re.search(pat, answer, re.I) and not re.search(pat, facts, re.I)]

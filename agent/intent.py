@@ -38,10 +38,10 @@ NONE = "none"
 
 @dataclass(frozen=True)
 class Intent:
-    name: str          # a tool name or "none"
-    p: float           # calibrated probability of ``name``
+    name: str  # a tool name or "none"
+    p: float  # calibrated probability of ``name``
     runner_up: str | None
-    confident: bool    # p cleared the bar chosen on dev
+    confident: bool  # p cleared the bar chosen on dev
 
 
 def split_of(text: str) -> str:
@@ -92,8 +92,9 @@ class IntentModel:
     def fit(cls, tools: dict, embedder, persona: str = "analyst", cache_dir: Path | None = None) -> "IntentModel":
         """Fit on the train split, choose the confidence bar on dev, report test; cached by data hash."""
         pairs = load_examples(tools, persona)
-        key = hashlib.sha1(json.dumps([pairs, type(embedder).__name__, getattr(embedder, "name", "")],
-                                      default=str).encode()).hexdigest()[:16]
+        key = hashlib.sha1(
+            json.dumps([pairs, type(embedder).__name__, getattr(embedder, "name", "")], default=str).encode()
+        ).hexdigest()[:16]
         path = cache_dir / f"intent-{persona}-{key}.pkl" if cache_dir else None
         if path and path.is_file():
             try:
@@ -141,7 +142,9 @@ class IntentModel:
         tp = clf.predict_proba(vecs[test])
         kept = tp.max(1) >= threshold
         report["test_confident_share"] = float(kept.mean()) if test.any() else None
-        report["test_confident_accuracy"] = float((clf.classes_[tp.argmax(1)][kept] == y[test][kept]).mean()) if kept.any() else None
+        report["test_confident_accuracy"] = (
+            float((clf.classes_[tp.argmax(1)][kept] == y[test][kept]).mean()) if kept.any() else None
+        )
         return threshold, report
 
     def probs(self, text: str) -> dict[str, float]:

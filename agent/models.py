@@ -50,8 +50,15 @@ class ChatModel:
     name: str = "?"
     backend: str = "?"
 
-    def complete(self, messages: list[dict], *, max_tokens: int = 256, temperature: float = 0.0,
-                 json_schema: dict | None = None, on_token: Callable[[str], None] | None = None) -> Completion:
+    def complete(
+        self,
+        messages: list[dict],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        json_schema: dict | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Completion:
         t0 = time.perf_counter()
         c = self._complete(messages, max_tokens=max_tokens, temperature=temperature, json_schema=json_schema, on_token=on_token)
         c.timings.setdefault("total_s", time.perf_counter() - t0)
@@ -82,7 +89,10 @@ class OpenAICompatModel(ChatModel):
     def _request(self, messages, max_tokens, temperature, json_schema) -> dict:
         req = {"model": self.name, "messages": messages, "max_tokens": max_tokens, "temperature": temperature}
         if json_schema is not None:
-            req["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "strict": True, "schema": json_schema}}
+            req["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "strict": True, "schema": json_schema},
+            }
         return req
 
     def _complete(self, messages, *, max_tokens, temperature, json_schema, on_token):
@@ -108,9 +118,16 @@ class OpenAICompatModel(ChatModel):
                 extra = t
         timings = {"ttft_s": ttft if ttft is not None else time.perf_counter() - t0}
         if extra:  # llama.cpp reports its own prefill/decode speeds
-            timings.update(prefill_tps=extra.get("prompt_per_second"), decode_tps=extra.get("predicted_per_second"),
-                           cached_tokens=extra.get("cache_n"), prompt_n=extra.get("prompt_n"), predicted_n=extra.get("predicted_n"))
-        return Completion("".join(parts), getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0, timings)
+            timings.update(
+                prefill_tps=extra.get("prompt_per_second"),
+                decode_tps=extra.get("predicted_per_second"),
+                cached_tokens=extra.get("cache_n"),
+                prompt_n=extra.get("prompt_n"),
+                predicted_n=extra.get("predicted_n"),
+            )
+        return Completion(
+            "".join(parts), getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0, timings
+        )
 
 
 class LlamaCppModel(OpenAICompatModel):
@@ -148,8 +165,13 @@ class LlamaCppModel(OpenAICompatModel):
     def info(self) -> dict:
         import xllamacpp
 
-        return {"backend": self.backend, "model": self.gguf_path, "runtime": f"xllamacpp {xllamacpp.__version__}",
-                "threads": self.threads, "address": self.base_url}
+        return {
+            "backend": self.backend,
+            "model": self.gguf_path,
+            "runtime": f"xllamacpp {xllamacpp.__version__}",
+            "threads": self.threads,
+            "address": self.base_url,
+        }
 
 
 class TransformersModel(ChatModel):
@@ -174,9 +196,13 @@ class TransformersModel(ChatModel):
         import torch
         from transformers import TextIteratorStreamer
 
-        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True).to(self.device)
+        ids = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True).to(
+            self.device
+        )
         streamer = TextIteratorStreamer(self.tok, skip_prompt=True, skip_special_tokens=True)
-        kw = dict(**ids, max_new_tokens=max_tokens, streamer=streamer, do_sample=temperature > 0, pad_token_id=self.tok.eos_token_id)
+        kw = dict(
+            **ids, max_new_tokens=max_tokens, streamer=streamer, do_sample=temperature > 0, pad_token_id=self.tok.eos_token_id
+        )
         if temperature > 0:
             kw["temperature"] = temperature
         t0 = time.perf_counter()
@@ -194,15 +220,24 @@ class TransformersModel(ChatModel):
         text = "".join(parts)
         n_out = len(self.tok(text)["input_ids"])
         total = time.perf_counter() - t0
-        return Completion(text, int(ids["input_ids"].shape[1]), n_out,
-                          {"ttft_s": ttft or total, "decode_tps": n_out / max(total - (ttft or 0), 1e-6)})
+        return Completion(
+            text,
+            int(ids["input_ids"].shape[1]),
+            n_out,
+            {"ttft_s": ttft or total, "decode_tps": n_out / max(total - (ttft or 0), 1e-6)},
+        )
 
     def _complete(self, messages, *, max_tokens, temperature, json_schema, on_token):
         with self._lock:
             if json_schema is None:
                 return self._generate(messages, max_tokens, temperature, on_token)
             # No grammar here: ask for JSON, validate, retry once with the error.
-            msgs = list(messages) + [{"role": "system", "content": "Reply with one JSON object matching this schema, nothing else:\n" + json.dumps(json_schema)}]
+            msgs = list(messages) + [
+                {
+                    "role": "system",
+                    "content": "Reply with one JSON object matching this schema, nothing else:\n" + json.dumps(json_schema),
+                }
+            ]
             for _ in range(2):
                 c = self._generate(msgs, max_tokens, temperature, None)
                 s, e = c.text.find("{"), c.text.rfind("}")
@@ -211,7 +246,10 @@ class TransformersModel(ChatModel):
                     c.text = c.text[s : e + 1]
                     return c
                 except ValueError as err:
-                    msgs = msgs + [{"role": "assistant", "content": c.text}, {"role": "user", "content": f"That was not valid JSON ({err}). Reply with the JSON object only."}]
+                    msgs = msgs + [
+                        {"role": "assistant", "content": c.text},
+                        {"role": "user", "content": f"That was not valid JSON ({err}). Reply with the JSON object only."},
+                    ]
             return c
 
 

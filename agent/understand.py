@@ -37,22 +37,28 @@ __all__ = ["Plan", "understand", "is_follow_up", "MAX_CALLS"]
 MAX_CALLS = 3
 _CANDIDATE_P = 0.45  # below this, an unsure intent model's favourite is not tried without the generator
 
-_FOLLOW = re.compile(r"^\s*(?:and|also|plus|but|so|then|now|ok(?:ay)?,?\s+and|what about|how about|same for|same but|"
-                     r"and what about|and how about)\b|\b(?:they|them|their|theirs|he|she|his|her|it|its|those|these|"
-                     r"that customer|this customer|that product|this product|that one|this one|instead|the same)\b", re.I)
+_FOLLOW = re.compile(
+    r"^\s*(?:and|also|plus|but|so|then|now|ok(?:ay)?,?\s+and|what about|how about|same for|same but|"
+    r"and what about|and how about)\b|\b(?:they|them|their|theirs|he|she|his|her|it|its|those|these|"
+    r"that customer|this customer|that product|this product|that one|this one|instead|the same)\b",
+    re.I,
+)
 #: a request to change data: Pulse's analyst only reads, so this is refused in code, never turned into a query
-_WRITE = re.compile(r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:delete|drop|remove|erase|wipe|truncate|update|insert|alter|"
-                    r"overwrite|purge)\b.*\b(?:orders?|customers?|reviews?|posts?|tweets?|products?|ratings?|data|rows?|tables?|"
-                    r"records?|database)\b", re.I)
+_WRITE = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?(?:delete|drop|remove|erase|wipe|truncate|update|insert|alter|"
+    r"overwrite|purge)\b.*\b(?:orders?|customers?|reviews?|posts?|tweets?|products?|ratings?|data|rows?|tables?|"
+    r"records?|database)\b",
+    re.I,
+)
 _COMPARE = re.compile(r"\b(?:compare|comparison|vs\.?|versus|against|difference between)\b|\bor\b.*\?$", re.I)
 
 
 @dataclass
 class Plan:
-    calls: list[dict] = field(default_factory=list)   # [{"tool", "args", "spec"?}]; empty: no tool
-    how: str = "intent"                               # intent | follow-up | small-talk | generator | generator-args
-    p: float | None = None                            # the intent model's confidence
-    ask_generator: list[str] | None = None            # tools the generator must choose among / fill (None: nothing)
+    calls: list[dict] = field(default_factory=list)  # [{"tool", "args", "spec"?}]; empty: no tool
+    how: str = "intent"  # intent | follow-up | small-talk | generator | generator-args
+    p: float | None = None  # the intent model's confidence
+    ask_generator: list[str] | None = None  # tools the generator must choose among / fill (None: nothing)
     missing: list[str] = field(default_factory=list)  # arguments left to the generator
 
 
@@ -69,8 +75,10 @@ def _sql_calls(text: str, today: date, categories: list[str], prev_spec: semanti
             return None
         from dataclasses import replace
 
-        return [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": q.to_dict()} for q in
-                (replace(base, since=s.start, until=s.end, period=s.phrase) for s in spans[:MAX_CALLS])]
+        return [
+            {"tool": "sql_query", "args": {"sql": q.sql()}, "spec": q.to_dict()}
+            for q in (replace(base, since=s.start, until=s.end, period=s.phrase) for s in spans[:MAX_CALLS])
+        ]
     q = semantic.parse(text, today, categories, prev=prev_spec)
     return None if q is None else [{"tool": "sql_query", "args": {"sql": q.sql()}, "spec": q.to_dict()}]
 
@@ -95,7 +103,7 @@ def _swap_subject(old: str | None, new: str | None, categories: list[str]) -> st
     cats = {c.lower().rstrip("s") for c in categories}
     for i, w in enumerate(words):
         if w.lower().rstrip("s") in cats:
-            return " ".join(words[:i] + [new] + words[i + 1:])
+            return " ".join(words[:i] + [new] + words[i + 1 :])
     return " ".join(words[:-1] + [new]) if len(words) > 1 else new
 
 
@@ -109,8 +117,9 @@ def _follow(text: str, prev: dict, today: date, categories: list[str]) -> list[d
     new = fill(tool, text, today).args
     if tool == "search_corpus":
         new.pop("query", None)
-        args["query"] = _swap_subject(subject_of(args.get("query") or "", today), subject_of(text, today), categories) \
-            or args.get("query")
+        args["query"] = _swap_subject(
+            subject_of(args.get("query") or "", today), subject_of(text, today), categories
+        ) or args.get("query")
     elif "query" in new or tool in ("sentiment", "topics", "entities"):
         if new.get("query"):
             new["query"] = _swap_subject(args.get("query"), new["query"], categories)
@@ -118,8 +127,14 @@ def _follow(text: str, prev: dict, today: date, categories: list[str]) -> list[d
     return [{"tool": tool, "args": args}]
 
 
-def understand(text: str, intents, turns: list[dict] | None = None, today: date | None = None,
-               categories: list[str] | None = None, tools: dict | None = None) -> Plan:
+def understand(
+    text: str,
+    intents,
+    turns: list[dict] | None = None,
+    today: date | None = None,
+    categories: list[str] | None = None,
+    tools: dict | None = None,
+) -> Plan:
     """The plan for ``text`` given the earlier ``turns`` (their ``tool``, ``args`` and ``spec``)."""
     today = today or date.today()
     categories = categories or []
@@ -128,8 +143,11 @@ def understand(text: str, intents, turns: list[dict] | None = None, today: date 
     prev = (turns or [])[-1] if turns else None
     intent, probs = intents.predict(text)
     ranked = [n for n, _ in sorted(probs.items(), key=lambda kv: -kv[1])]
-    if prev is not None and is_follow_up(text) and not (intent.name == "none" and intent.p >= 0.85
-                                                          and not re.match(r"^\s*(?:and|what about|how about)\b", text, re.I)):
+    if (
+        prev is not None
+        and is_follow_up(text)
+        and not (intent.name == "none" and intent.p >= 0.85 and not re.match(r"^\s*(?:and|what about|how about)\b", text, re.I))
+    ):
         if not prev.get("tool"):
             if intent.name == "none" or not intent.confident:
                 return Plan(how="small-talk", p=intent.p)
@@ -150,14 +168,18 @@ def understand(text: str, intents, turns: list[dict] | None = None, today: date 
             return Plan(calls=calls, how="intent" if intent.confident else "intent-candidates", p=intent.p)
     # the generator decides what is left; never a tool whose id the message does not give (it would invent one)
     pool = list(dict.fromkeys(cands + [n for n in ranked if n != "none"][:3]))
-    fillable = [t for t in pool
-                if not any(m == "id" or m.endswith("_id") for m in fill(t, text, today).missing)]
+    fillable = [t for t in pool if not any(m == "id" or m.endswith("_id") for m in fill(t, text, today).missing)]
     if not fillable:
         return Plan(how="clarify", p=intent.p, missing=fill(pool[0], text, today).missing)
     if len(fillable) == 1:
         f = fill(fillable[0], text, today)
-        return Plan(calls=[{"tool": fillable[0], "args": f.args}], how="generator-args", p=intent.p,
-                    ask_generator=fillable, missing=f.missing)
+        return Plan(
+            calls=[{"tool": fillable[0], "args": f.args}],
+            how="generator-args",
+            p=intent.p,
+            ask_generator=fillable,
+            missing=f.missing,
+        )
     return Plan(how="generator", p=intent.p, ask_generator=fillable)
 
 

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     s = load_settings(workspace=ws, model=args.model)
     svc = PulseService.open(s)
     from bots.guard import server_key
+
     with __import__("socket").socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -83,14 +84,19 @@ def main(argv: list[str] | None = None) -> int:
             break
         except httpx.HTTPError:
             time.sleep(0.2)
-    products = [r["product_id"] for r in svc.analyst.ws.query("SELECT product_id FROM products WHERE department <> 'Movies' LIMIT 64")]
+    products = [
+        r["product_id"] for r in svc.analyst.ws.query("SELECT product_id FROM products WHERE department <> 'Movies' LIMIT 64")
+    ]
 
     def turn(client: httpx.Client, session: str, text: str) -> tuple[float, str | None]:
         t0 = time.perf_counter()
         try:
-            r = client.post(url + "/v1/chat/completions", json={"model": "pulse", "user": session,
-                                                               "messages": [{"role": "user", "content": text}]},
-                            timeout=args.timeout, headers={"Authorization": f"Bearer {key}"})
+            r = client.post(
+                url + "/v1/chat/completions",
+                json={"model": "pulse", "user": session, "messages": [{"role": "user", "content": text}]},
+                timeout=args.timeout,
+                headers={"Authorization": f"Bearer {key}"},
+            )
             err = None if r.status_code == 200 and r.json()["choices"][0]["message"]["content"] else f"HTTP {r.status_code}"
         except httpx.HTTPError as e:
             err = type(e).__name__

@@ -17,6 +17,10 @@ Sections, each with the reference it is compared against in the same run:
   data, each beside its baseline in the same run: sentiment texts/s (stored
   embeddings, and with embedding) vs VADER alone; topics on 20k texts vs LDA;
   ALS fit on 100k ratings; 1,000 forecast series; churn fit.
+* ``dashboard``: the dashboard opening from its stored snapshot, beside
+  building it (what every page load cost before the snapshot).
+
+The chaos and load check is ``python -m bench.chaos`` (``make chaos``).
 
 Run it alone: on 2 cores anything else running skews every number.
 Needs the demo workspace (``make demo``).
@@ -42,8 +46,9 @@ def row(section, metric, value, ref=""):
 
 
 def _prompt_300() -> list[dict]:
-    text = ("Summarise these customer reviews of a dress in two sentences. " +
-            " ".join(["The fabric is soft but the sizing runs small, so order one size up; the colour is lovely."] * 14))
+    text = "Summarise these customer reviews of a dress in two sentences. " + " ".join(
+        ["The fabric is soft but the sizing runs small, so order one size up; the colour is lovely."] * 14
+    )
     return [{"role": "user", "content": text}]
 
 
@@ -57,16 +62,24 @@ def bench_generator(s) -> None:
     raw_pre, raw_dec, cli_pre, cli_dec = [], [], [], []
     for _ in range(3):
         # raw runtime: in-process call, llama.cpp's own timings, no prompt cache
-        r = m.server.handle_chat_completions({"messages": msgs, "max_tokens": 64, "temperature": 0, "cache_prompt": False,
-                                              "ignore_eos": True})
+        r = m.server.handle_chat_completions(
+            {"messages": msgs, "max_tokens": 64, "temperature": 0, "cache_prompt": False, "ignore_eos": True}
+        )
         t = r["timings"]
         raw_pre.append(t["prompt_per_second"])
         raw_dec.append(t["predicted_per_second"])
         # Pulse: OpenAI client over loopback HTTP, streaming, timed by the client
         t0 = time.perf_counter()
         first = []
-        c = m.client.chat.completions.create(model="x", messages=msgs, max_tokens=64, temperature=0, stream=True,
-                                             stream_options={"include_usage": True}, extra_body={"cache_prompt": False, "ignore_eos": True})
+        c = m.client.chat.completions.create(
+            model="x",
+            messages=msgs,
+            max_tokens=64,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"cache_prompt": False, "ignore_eos": True},
+        )
         n_out, n_in = 0, 0
         for ch in c:
             if ch.choices and ch.choices[0].delta.content:
@@ -92,8 +105,12 @@ def bench_embed(s) -> None:
     st = Embedder.load("sentence-transformers", threads=s.threads)
     ox = Embedder.load("onnx-int8", threads=s.threads)
     st.encode(texts[:32]), ox.encode(texts[:32])
-    t0 = time.perf_counter(); a = st.encode(texts, batch_size=64); t_st = time.perf_counter() - t0
-    t0 = time.perf_counter(); b = ox.encode(texts); t_ox = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    a = st.encode(texts, batch_size=64)
+    t_st = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    b = ox.encode(texts)
+    t_ox = time.perf_counter() - t0
     cos = (a * b).sum(1)
     row("embed", "sentence-transformers fp32 texts/s (1,000 reviews)", f"{len(texts) / t_st:.1f}", "reference")
     row("embed", "onnx-int8 texts/s", f"{len(texts) / t_ox:.1f} ({t_st / t_ox:.2f}x)", f"cos min {cos.min():.4f}")
@@ -104,8 +121,8 @@ TURN_SUITES = ("analyst", "shopper", "support", "chitchat")
 
 def _turns_child(q, settings_kw, cases: int):
     """One pipeline over the eval suites' test split (the first ``cases`` cases), through the agent core."""
-    from pathlib import Path
     import tempfile
+    from pathlib import Path
 
     from evals.runner import Runner, open_service
     from evals.suite import load_suite
@@ -115,16 +132,21 @@ def _turns_child(q, settings_kw, cases: int):
     suites = [load_suite(root / f"{n}.yaml") for n in TURN_SUITES]
     picked, left = [], cases
     for su in suites:  # the same cases for both pipelines: the first ones of each suite, in turn
-        chosen = su.select("test", None)[:max(1, cases // len(suites))] if left > 0 else []
+        chosen = su.select("test", None)[: max(1, cases // len(suites))] if left > 0 else []
         left -= len(chosen)
         picked.append(su.model_copy(update={"cases": chosen}))
     with tempfile.TemporaryDirectory() as tmp, open_service(s, picked, Path(tmp) / "log.sqlite", progress=False) as svc:
         svc.analyst.warm()  # a running server has warmed its prompt caches
         run = Runner(svc, progress=False).run(picked, split="test")
     turns = [t for c in run["cases"] for t in c["turns"] if t.get("timings")]
-    q.put({"turns": [{"first": t["timings"].get("first_token_s"), "total": t["latency_s"]} for t in turns],
-           "pass_rate": run["totals"]["pass_rate"], "cases": len(run["cases"]),
-           "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    q.put(
+        {
+            "turns": [{"first": t["timings"].get("first_token_s"), "total": t["latency_s"]} for t in turns],
+            "pass_rate": run["totals"]["pass_rate"],
+            "cases": len(run["cases"]),
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def _pct(xs, p):
@@ -149,8 +171,12 @@ def bench_turns(s) -> None:
     for label, key in (("first visible content", "first"), ("full answer", "total")):
         fp = [_pct([t[key] for t in r["turns"]], 50) for r in (f, g)]
         f95, g95 = (_pct([t[key] for t in r["turns"]], 95) for r in (f, g))
-        row("turns", f"{label} p50 / p95 (s), {len(f['turns'])} turns", f"{fp[0]:.2f} / {f95:.2f}",
-            f"generator {fp[1]:.1f} / {g95:.1f} ({fp[1] / max(fp[0], 1e-3):.0f}x)")
+        row(
+            "turns",
+            f"{label} p50 / p95 (s), {len(f['turns'])} turns",
+            f"{fp[0]:.2f} / {f95:.2f}",
+            f"generator {fp[1]:.1f} / {g95:.1f} ({fp[1] / max(fp[0], 1e-3):.0f}x)",
+        )
     row("turns", f"eval pass rate, {f['cases']} test cases", f"{f['pass_rate']:.3f}", f"generator {g['pass_rate']:.3f}")
     row("turns", "agent core peak RSS (MB)", f"{f['rss_mb']:.0f}", f"generator {g['rss_mb']:.0f}")
 
@@ -171,27 +197,41 @@ def bench_retrieval(s, sizes=(100_000, 1_000_000)) -> None:
         reps = -(-n // len(base))
         x = np.concatenate([base + rng.normal(0, 0.03, base.shape).astype(np.float32) for _ in range(reps)])[:n]
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        flat = faiss.IndexFlatIP(x.shape[1]); flat.add(x)
+        flat = faiss.IndexFlatIP(x.shape[1])
+        flat.add(x)
         _, truth = flat.search(queries, 10)
         ms, _ = _probe(flat, queries[:100], truth[:100])
         row("retrieval", f"{n:,} vectors: exact (flat) p50 ms, recall@10", f"{ms:.2f} ms, 1.000", "reference")
         t0 = time.perf_counter()
-        h = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT); h.hnsw.efConstruction = 40; h.add(x)
+        h = faiss.IndexHNSWFlat(x.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        h.hnsw.efConstruction = 40
+        h.add(x)
         build = time.perf_counter() - t0
         for ef in (64, 128):
             h.hnsw.efSearch = ef
             ms, rec = _probe(h, queries, truth)
-            row("retrieval", f"{n:,} vectors: HNSW M32 ef{ef} p50 ms, recall@10", f"{ms:.2f} ms, {rec:.3f}", f"build {build:.0f} s")
+            row(
+                "retrieval",
+                f"{n:,} vectors: HNSW M32 ef{ef} p50 ms, recall@10",
+                f"{ms:.2f} ms, {rec:.3f}",
+                f"build {build:.0f} s",
+            )
         del h
         t0 = time.perf_counter()
         nlist = 1024 if n <= 200_000 else 4096
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(x.shape[1]), x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf.train(x[rng.choice(n, min(n, 64 * nlist), replace=False)]); ivf.add(x)
+        ivf.train(x[rng.choice(n, min(n, 64 * nlist), replace=False)])
+        ivf.add(x)
         build = time.perf_counter() - t0
         for nprobe in (16, 64):
             ivf.nprobe = nprobe
             ms, rec = _probe(ivf, queries, truth)
-            row("retrieval", f"{n:,} vectors: IVF{nlist} nprobe{nprobe} p50 ms, recall@10", f"{ms:.2f} ms, {rec:.3f}", f"build {build:.0f} s")
+            row(
+                "retrieval",
+                f"{n:,} vectors: IVF{nlist} nprobe{nprobe} p50 ms, recall@10",
+                f"{ms:.2f} ms, {rec:.3f}",
+                f"build {build:.0f} s",
+            )
         del x, flat, ivf
 
 
@@ -225,7 +265,9 @@ def bench_analytics(s) -> None:
 
     with Workspace.open(s.workspace, read_only=True) as ws:
         index = Index.open(ws, s)
-        docs = ws.con.sql("SELECT doc_id, text FROM documents WHERE kind IN ('review', 'post') ORDER BY hash(doc_id) LIMIT 20000").df()
+        docs = ws.con.sql(
+            "SELECT doc_id, text FROM documents WHERE kind IN ('review', 'post') ORDER BY hash(doc_id) LIMIT 20000"
+        ).df()
         ids, vecs = index.stored_vectors(ids=docs["doc_id"].to_numpy())
         texts = docs.set_index("doc_id").loc[ids, "text"].tolist()
         model = SentimentModel.load(s.workspace)
@@ -243,7 +285,9 @@ def bench_analytics(s) -> None:
         inter = interactions(ws)
         _, t_r = _timed(lambda: Recommender().fit(inter, threads=s.threads))
         row("analytics", f"ALS fit, {len(inter):,} interactions (s)", f"{t_r:.2f}", "target <= 10")
-        weekly = ws.con.sql("SELECT customer_id, date_trunc('week', order_date) AS ds, count(*) AS y FROM orders GROUP BY ALL").df()
+        weekly = ws.con.sql(
+            "SELECT customer_id, date_trunc('week', order_date) AS ds, count(*) AS y FROM orders GROUP BY ALL"
+        ).df()
     # 1,000 real-derived weekly series: each the orders of a random 2% of CDNOW customers
     rng = np.random.default_rng(0)
     custs = weekly["customer_id"].unique()
@@ -264,8 +308,48 @@ def bench_analytics(s) -> None:
     row("analytics", "churn fit + eval, 23,570 customers (s)", f"{t_c:.1f}", "")
 
 
-SECTIONS = {"generator": bench_generator, "embed": bench_embed, "turns": bench_turns, "retrieval": bench_retrieval,
-            "analytics": bench_analytics}
+def bench_dashboard(s) -> None:
+    """The dashboard tab opening from its stored snapshot, beside building it (what every page load cost before)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from bots.service import PulseService
+
+    tmp = Path(tempfile.mkdtemp(prefix="pulse-dash-"))
+    ws = tmp / "ws"
+    ws.mkdir()
+    for f in Path(s.workspace).iterdir():  # the data linked; the snapshot, charts and logs are this run's own
+        if not f.name.startswith(("pulse_log.sqlite", "sessions.sqlite", "dashboard.json", "charts")):
+            (ws / f.name).symlink_to(f.resolve())
+    svc = PulseService.open(s.model_copy(update={"workspace": ws, "model": "smollm2-135m"}))
+    try:
+
+        def draw(snap):  # what the web UI does with a snapshot: KPIs and the panels' chart images
+            return [svc.chart_png(p["chart"]) for p in snap["panels"] if p["chart"]]
+
+        _, t_build = _timed(lambda: draw(svc.rebuild_dashboard()))
+        opens = [_timed(lambda: draw(svc.dashboard()))[1] for _ in range(5)]
+    finally:
+        svc.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    t_open = statistics.median(opens)
+    row(
+        "dashboard",
+        "open, from the stored snapshot (s, median of 5)",
+        f"{t_open:.3f}",
+        f"build {t_build:.1f} s ({t_build / max(t_open, 1e-6):,.0f}x)",
+    )
+
+
+SECTIONS = {
+    "generator": bench_generator,
+    "embed": bench_embed,
+    "turns": bench_turns,
+    "retrieval": bench_retrieval,
+    "analytics": bench_analytics,
+    "dashboard": bench_dashboard,
+}
 
 
 def main(argv: list[str]) -> int:
@@ -279,4 +363,3 @@ def main(argv: list[str]) -> int:
     for r in ROWS:
         print("| " + " | ".join(r) + " |")
     return 0
-

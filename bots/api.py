@@ -29,8 +29,9 @@ import logging
 import time
 import uuid
 from importlib import resources
-from typing import Iterator
+from typing import Iterator, Literal
 
+import anyio
 from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as FPath
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
@@ -52,7 +53,9 @@ class SignIn(BaseModel):
     customer_id: str = Field(..., min_length=1, max_length=64)
     email: str | None = Field(None, max_length=200)
     zip: str | None = Field(None, max_length=20)
-    order_date: str | None = Field(None, max_length=20, description="YYYY-MM-DD of one of your orders (only where no email or zip is on file).")
+    order_date: str | None = Field(
+        None, max_length=20, description="YYYY-MM-DD of one of your orders (only where no email or zip is on file)."
+    )
     order_total: str | None = Field(None, max_length=20, description="That order's total, e.g. 38.32 (with order_date).")
 
 
@@ -66,6 +69,12 @@ class ChatMessageIn(BaseModel):
     content: str | list | None = None
 
 
+class FeedbackIn(BaseModel):
+    message_id: int = Field(..., ge=1, le=2**62)
+    rating: Literal[-1, 1]
+    comment: str | None = Field(None, max_length=2000)
+
+
 class ChatRequest(BaseModel):
     model: str | None = None
     messages: list[ChatMessageIn]
@@ -73,6 +82,22 @@ class ChatRequest(BaseModel):
     user: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+
+
+_END = object()
+
+
+async def _until_disconnect(gen: Iterator[str], request: Request):
+    """Serve a blocking generator of SSE lines; when the client leaves, close it at once, which stops the turn's
+    model instead of finishing an answer nobody reads. (Starlette notices a hang-up only when a write fails, and
+    uvicorn drops writes to a closed connection silently, so each line first asks whether the client is still there.)"""
+    try:
+        while (item := await anyio.to_thread.run_sync(next, gen, _END)) is not _END:
+            if await request.is_disconnected():
+                return
+            yield item
+    finally:
+        gen.close()
 
 
 def _sse(event: str, data: dict) -> str:
@@ -101,10 +126,16 @@ def _printable(text: str) -> str:
 def _public(result: dict) -> dict:
     """What a client sees of a turn: no raw tool data dumps beyond the summary."""
     return {
-        "answer": result["answer"], "conversation_id": result.get("conversation_id"), "message_id": result.get("message_id"),
-        "tool_calls": [{"name": c["name"], "args": c["args"], "error": c["error"], "duration_s": round(c["duration_s"], 3)}
-                       for c in result.get("tool_calls") or []],
-        "sources": [{k: s.get(k) for k in ("n", "doc_id", "kind", "ref_id", "product_id", "text")} for s in result.get("sources") or []],
+        "answer": result["answer"],
+        "conversation_id": result.get("conversation_id"),
+        "message_id": result.get("message_id"),
+        "tool_calls": [
+            {"name": c["name"], "args": c["args"], "error": c["error"], "duration_s": round(c["duration_s"], 3)}
+            for c in result.get("tool_calls") or []
+        ],
+        "sources": [
+            {k: s.get(k) for k in ("n", "doc_id", "kind", "ref_id", "product_id", "text")} for s in result.get("sources") or []
+        ],
         **{k: result[k] for k in ("handoff", "handoff_id", "refused", "pending_action", "action") if k in result},
     }
 
@@ -128,8 +159,9 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
         finally:
             # labels from route templates only: every distinct URL must not become a new series
             route = request.scope.get("route")
-            path = getattr(route, "path", None) or ("/other" if request.url.path.startswith(("/v1", "/support", "/doc", "/api"))
-                                                    else "/ui")
+            path = getattr(route, "path", None) or (
+                "/other" if request.url.path.startswith(("/v1", "/support", "/doc", "/api")) else "/ui"
+            )
             dt = time.perf_counter() - t0
             m.requests.labels(route=path, status=str(status)).inc()
             m.latency.labels(route=path).observe(dt)
@@ -154,9 +186,11 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
         if not d:
             raise HTTPException(404, f"no document {doc_id}")
         meta = ", ".join(f"{k} {d[k]}" for k in ("kind", "ref_id", "product_id", "created_at") if d.get(k))
-        return (f"<!doctype html><meta charset=utf-8><title>Pulse document {doc_id}</title>"
-                f"<body style='font-family:sans-serif;max-width:46em;margin:2em auto'><p><small>{html.escape(meta)}</small></p>"
-                f"<blockquote id=doc-text>{html.escape(d['text'])}</blockquote></body>")
+        return (
+            f"<!doctype html><meta charset=utf-8><title>Pulse document {doc_id}</title>"
+            f"<body style='font-family:sans-serif;max-width:46em;margin:2em auto'><p><small>{html.escape(meta)}</small></p>"
+            f"<blockquote id=doc-text>{html.escape(d['text'])}</blockquote></body>"
+        )
 
     # -- support ---------------------------------------------------------------------------
 
@@ -171,8 +205,9 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
     @app.post("/support/sessions", status_code=201)
     def support_sign_in(body: SignIn, request: Request):
         try:
-            return desk.start(body.customer_id, body.model_dump(exclude={"customer_id"}),
-                              client=request.client.host if request.client else None)
+            return desk.start(
+                body.customer_id, body.model_dump(exclude={"customer_id"}), client=request.client.host if request.client else None
+            )
         except AuthError as e:
             raise HTTPException(e.status, str(e)) from None
 
@@ -205,7 +240,9 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
                 else:
                     yield _sse(ev["type"], {k: v for k, v in ev.items() if k != "type"})
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _until_disconnect(events(), request), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.get("/support/transcript")
     def support_transcript(request: Request):
@@ -221,34 +258,66 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
 
     # -- OpenAI-compatible --------------------------------------------------------------------
 
-
     @app.get("/v1/models")
     def models(request: Request):
-        return {"object": "list", "data": [{"id": "pulse", "object": "model", "created": int(svc.started), "owned_by": "pulse",
-                                            "generator": s.model}]}
+        return {
+            "object": "list",
+            "data": [{"id": "pulse", "object": "model", "created": int(svc.started), "owned_by": "pulse", "generator": s.model}],
+        }
+
+    def _owner(request: Request) -> str:
+        """The prefix of every conversation id this request's credential owns."""
+        return f"openai-{credential_id(_bearer(request) or request.cookies.get('pulse_key', ''))}-"
+
+    @app.post("/v1/feedback", status_code=201)
+    def feedback(body: FeedbackIn, request: Request):
+        """Thumbs up (+1) or down (-1) on an answer this credential's conversations received (``pulse.message_id``)."""
+        try:
+            svc.feedback(body.message_id, body.rating, body.comment, conversation_prefix=_owner(request))
+        except KeyError:
+            raise HTTPException(404, "no answer with that id in your conversations") from None
+        return {"message_id": body.message_id, "rating": body.rating}
 
     @app.post("/v1/chat/completions")
     def chat_completions(body: ChatRequest, request: Request):
         users = [_text(x.content) for x in body.messages if x.role == "user"]
         if not users or not users[-1].strip():
             raise HTTPException(400, "messages must end with a non-empty user message")
-        conv = request.headers.get("x-pulse-session") or body.user
+        conv = request.headers.get("x-pulse-session") or body.user or uuid.uuid4().hex
         # a name a client chose is scoped to its credential: naming another client's conversation starts a new one
-        conv = f"openai-{credential_id(_bearer(request) or request.cookies.get('pulse_key', ''))}-{conv[:80]}" if conv else None
+        conv = f"{_owner(request)}{conv[:80]}"
         cid, created = f"chatcmpl-{uuid.uuid4().hex[:20]}", int(time.time())
 
         def chunk(delta: dict, finish: str | None = None, extra: dict | None = None) -> str:
-            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created, "model": "pulse",
-                                          "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **(extra or {})}) + "\n\n"
+            return (
+                "data: "
+                + json.dumps(
+                    {
+                        "id": cid,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": "pulse",
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                        **(extra or {}),
+                    }
+                )
+                + "\n\n"
+            )
 
         if not body.stream:
             try:
                 r = svc.ask(users[-1], conv, channel="openai")
             except AgentInputError as e:
                 raise HTTPException(400, str(e)) from None
-            return {"id": cid, "object": "chat.completion", "created": created, "model": "pulse",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": r["answer"]}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, "pulse": _public(r)}
+            return {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": "pulse",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": r["answer"]}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                "pulse": _public(r),
+            }
 
         def events() -> Iterator[str]:
             yield chunk({"role": "assistant", "content": ""})
@@ -263,19 +332,22 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
                 elif ev["type"] == "done":
                     final, streamed = ev["result"]["answer"], "".join(sent).strip()
                     if final != streamed:  # the checks changed the draft: send the rest, or the checked answer
-                        tail = final[len(streamed):] if final.startswith(streamed) else f"\n\n[checked answer]\n{final}"
+                        tail = final[len(streamed) :] if final.startswith(streamed) else f"\n\n[checked answer]\n{final}"
                         yield chunk({"content": tail})
                     yield chunk({}, "stop", {"pulse": _public(ev["result"])})
             yield "data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(
+            _until_disconnect(events(), request), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
 
     @app.exception_handler(HTTPException)
     def _http_error(request: Request, exc: HTTPException):
         if request.url.path.startswith("/v1/"):  # OpenAI clients read error.message
             kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-            return JSONResponse({"error": {"message": exc.detail, "type": kind, "code": exc.status_code}},
-                                status_code=exc.status_code)
+            return JSONResponse(
+                {"error": {"message": exc.detail, "type": kind, "code": exc.status_code}}, status_code=exc.status_code
+            )
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
     @app.exception_handler(UserError)  # every error a user should see: bad input, unknown ids, untrained models
@@ -287,6 +359,14 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
 
         from .gradio_ui import build_ui
 
-        app = gr.mount_gradio_app(app, build_ui(svc), path="/", server_name=s.host, server_port=s.port,
-                                  allowed_paths=[str(svc.charts_dir)], footer_links=[], max_file_size=s.max_upload_bytes)
+        app = gr.mount_gradio_app(
+            app,
+            build_ui(svc),
+            path="/",
+            server_name=s.host,
+            server_port=s.port,
+            allowed_paths=[str(svc.charts_dir)],
+            footer_links=[],
+            max_file_size=s.max_upload_bytes,
+        )
     return Guard(app, s, server_key(s))

@@ -92,7 +92,7 @@ def split_message(text: str, limit: int = LIMIT - 10) -> list[str]:
         opener = block[0] if _FENCE.match(block[0]) and len(block) > 1 else None
         for line in block:
             while len(line) > limit - 8:
-                piece, line = line[: limit - 8], line[limit - 8:]
+                piece, line = line[: limit - 8], line[limit - 8 :]
                 if size(cur + [piece]) + (4 if opener else 0) > limit:
                     flush_fenced = opener and cur and cur != [opener]
                     if flush_fenced:
@@ -160,14 +160,18 @@ def _embed(result: dict) -> discord.Embed | None:
     e = discord.Embed(title="Sources", colour=0x2B6CB0)
     for s in result["sources"][:8]:
         text = (s.get("text") or "").replace("\n", " ")
-        e.add_field(name=f"[{s['n']}] {s.get('kind', 'doc')} {s.get('ref_id', '')}"[:256],
-                    value=(text[:200] + ("…" if len(text) > 200 else "")) or "-", inline=False)
+        e.add_field(
+            name=f"[{s['n']}] {s.get('kind', 'doc')} {s.get('ref_id', '')}"[:256],
+            value=(text[:200] + ("…" if len(text) > 200 else "")) or "-",
+            inline=False,
+        )
     return e
 
 
 class PulseBot(commands.Bot):
-    def __init__(self, svc: PulseService, alert_channel_id: int | None = None, rate_per_min: int = 5,
-                 alert_poll_s: float = 300.0, **kw):
+    def __init__(
+        self, svc: PulseService, alert_channel_id: int | None = None, rate_per_min: int = 5, alert_poll_s: float = 300.0, **kw
+    ):
         intents = kw.pop("intents", None) or discord.Intents.default()
         intents.message_content = True
         super().__init__(command_prefix=commands.when_mentioned, intents=intents, **kw)
@@ -193,7 +197,10 @@ class PulseBot(commands.Bot):
         emb = _embed(result)
         if emb:
             last["embed"] = emb
-        files = [discord.File(str(self.svc.chart_png(spec)), filename=f"chart{i}.png") for i, spec in enumerate(result.get("charts") or [])]
+        files = [
+            discord.File(str(self.svc.chart_png(spec)), filename=f"chart{i}.png")
+            for i, spec in enumerate(result.get("charts") or [])
+        ]
         if files:
             last["files"] = files
         return msgs
@@ -201,8 +208,10 @@ class PulseBot(commands.Bot):
     def _limited(self, user_id: int) -> str | None:
         if self.limiter.allow(str(user_id)):
             return None
-        return (f"You're sending messages faster than I can answer. Please wait about "
-                f"{self.limiter.wait_s(str(user_id)):.0f} seconds and try again.")
+        return (
+            f"You're sending messages faster than I can answer. Please wait about "
+            f"{self.limiter.wait_s(str(user_id)):.0f} seconds and try again."
+        )
 
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot:
@@ -229,8 +238,9 @@ class PulseBot(commands.Bot):
             self.svc.metrics.errors.labels(where="discord").inc()
             await message.channel.send(f"Sorry, something went wrong while answering: {type(e).__name__}: {e}")
 
-    async def answer_interaction(self, interaction: discord.Interaction, question: str,
-                                 tool: tuple[str, dict] | None = None) -> None:
+    async def answer_interaction(
+        self, interaction: discord.Interaction, question: str, tool: tuple[str, dict] | None = None
+    ) -> None:
         """Defer at once, then answer through the agent and follow up (split, sources, charts)."""
         await interaction.response.defer(thinking=True)
         busy = self._limited(interaction.user.id)
@@ -257,19 +267,22 @@ class PulseBot(commands.Bot):
         @app_commands.command(name="sentiment", description="How positive or negative people sound, over time.")
         async def sentiment(interaction: discord.Interaction, subject: str | None = None, by: str = "month"):
             args = {"by": by, **({"query": subject} if subject else {})}
-            await bot.answer_interaction(interaction, f"How has sentiment{' about ' + subject if subject else ''} changed by {by}?",
-                                         ("sentiment", args))
+            await bot.answer_interaction(
+                interaction, f"How has sentiment{' about ' + subject if subject else ''} changed by {by}?", ("sentiment", args)
+            )
 
         @app_commands.command(name="topics", description="The main topics in reviews or posts.")
         async def topics(interaction: discord.Interaction, subject: str | None = None, kind: str = "any"):
             args = {"kind": kind, **({"query": subject} if subject else {})}
-            await bot.answer_interaction(interaction, f"What are the main topics{' about ' + subject if subject else ''}?",
-                                         ("topics", args))
+            await bot.answer_interaction(
+                interaction, f"What are the main topics{' about ' + subject if subject else ''}?", ("topics", args)
+            )
 
         @app_commands.command(name="forecast", description="Forecast revenue, orders or units.")
         async def forecast(interaction: discord.Interaction, metric: str = "orders", horizon: str = "next quarter"):
-            await bot.answer_interaction(interaction, f"Forecast {metric} for the {horizon}.",
-                                         ("forecast", {"metric": metric, "horizon": horizon}))
+            await bot.answer_interaction(
+                interaction, f"Forecast {metric} for the {horizon}.", ("forecast", {"metric": metric, "horizon": horizon})
+            )
 
         @app_commands.command(name="recommend", description="Recommendations for a user, or items similar to an item.")
         async def recommend(interaction: discord.Interaction, user_id: str | None = None, item_id: str | None = None):
@@ -281,7 +294,9 @@ class PulseBot(commands.Bot):
 
         @app_commands.command(name="alerts", description="Recent spikes in volume or negative sentiment.")
         async def alerts(interaction: discord.Interaction, limit: int = 5):
-            await bot.answer_interaction(interaction, "Which spikes or alerts were detected recently?", ("alerts", {"limit": limit}))
+            await bot.answer_interaction(
+                interaction, "Which spikes or alerts were detected recently?", ("alerts", {"limit": limit})
+            )
 
         for c in (ask, sentiment, topics, forecast, recommend, alerts):
             self.tree.add_command(c)
@@ -308,8 +323,10 @@ class PulseBot(commands.Bot):
         new = [a for a in (r.data or []) if a["id"] not in seen]
         for a in reversed(new):  # oldest first
             what = "negative posts" if a["metric"] == "negative" else "posts"
-            await channel.send(f"🚨 **Alert** {a['day']}: {a['series']}: {a['count']} {what} against a baseline of "
-                               f"{a['baseline']} a day (z {a['z']}).")
+            await channel.send(
+                f"🚨 **Alert** {a['day']}: {a['series']}: {a['count']} {what} against a baseline of "
+                f"{a['baseline']} a day (z {a['z']})."
+            )
         if new:
             self._seen_path.write_text(json.dumps(sorted(seen | {a["id"] for a in new})))
         return len(new)
@@ -334,7 +351,7 @@ class PulseBot(commands.Bot):
 
 def run_bot(svc: PulseService, token: str) -> None:
     s = svc.settings
-    bot = PulseBot(svc, alert_channel_id=s.discord_alert_channel, rate_per_min=s.discord_rate_per_min,
-                   alert_poll_s=s.alert_poll_s)
+    bot = PulseBot(
+        svc, alert_channel_id=s.discord_alert_channel, rate_per_min=s.discord_rate_per_min, alert_poll_s=s.alert_poll_s
+    )
     bot.run(token)
-

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from tools import ToolError
-
 from .service import PulseService
 
 __all__ = ["build_ui", "EXAMPLES"]
@@ -52,20 +50,29 @@ def _source_lines(sources: list[dict], answer: str = "") -> str:
             continue
         snippet = (s.get("text") or "").replace("\n", " ")
         snippet = snippet[:140] + ("…" if len(snippet) > 140 else "")
-        lines.append(f"[{s['n']}] <a href=\"/doc/{s['doc_id']}\" target=\"_blank\">{s.get('kind', 'doc')} {s.get('ref_id', '')}</a>: {snippet}")
+        lines.append(
+            f'[{s["n"]}] <a href="/doc/{s["doc_id"]}" target="_blank">{s.get("kind", "doc")} {s.get("ref_id", "")}</a>: {snippet}'
+        )
     return "\n\n**Sources**\n\n" + "\n\n".join(lines) if lines else ""
 
 
 def _step_message(call: dict, pending: bool = False) -> gr.ChatMessage:
     args = json.dumps(call.get("args") or {}, default=str)
     if pending:
-        return gr.ChatMessage(role="assistant", content=f"arguments: `{args}`",
-                              metadata={"title": f"🔧 {call['name']}", "status": "pending"})
+        return gr.ChatMessage(
+            role="assistant", content=f"arguments: `{args}`", metadata={"title": f"🔧 {call['name']}", "status": "pending"}
+        )
     res = call.get("result") or {}
     body = f"arguments: `{args}`\n\n" + (f"error: {call['error']}" if call.get("error") else (res.get("summary") or "")[:1200])
-    return gr.ChatMessage(role="assistant", content=body,
-                          metadata={"title": f"🔧 {call['name']}" + (" (failed)" if call.get("error") else ""),
-                                    "status": "done", "duration": round(call.get("duration_s") or 0.0, 2)})
+    return gr.ChatMessage(
+        role="assistant",
+        content=body,
+        metadata={
+            "title": f"🔧 {call['name']}" + (" (failed)" if call.get("error") else ""),
+            "status": "done",
+            "duration": round(call.get("duration_s") or 0.0, 2),
+        },
+    )
 
 
 def _history_from_log(svc: PulseService, cid: str) -> tuple[list, dict]:
@@ -129,8 +136,9 @@ def build_ui(svc: PulseService) -> gr.Blocks:
                     history[answer_at] = final
                 ids = {**ids, str(answer_at): r["message_id"]}
                 for spec in r["charts"]:
-                    history.append(gr.ChatMessage(role="assistant",
-                                                  content=gr.Image(str(svc.chart_png(spec)), label=spec.get("title"))))
+                    history.append(
+                        gr.ChatMessage(role="assistant", content=gr.Image(str(svc.chart_png(spec)), label=spec.get("title")))
+                    )
                 yield history, "", cid, ids, gr.update(choices=conversation_choices(), value=cid)
 
     def retry(history: list, cid: str | None, ids: dict):
@@ -204,51 +212,36 @@ def build_ui(svc: PulseService) -> gr.Blocks:
             return f"⚠️ Nothing was imported. {head}", rows or None
         except (ValueError, FileNotFoundError) as e:
             return f"⚠️ Nothing was imported. {e}", None
-        return (f"✅ Imported {rep['rows']:,} rows of {rep['kind']} ({rep['inserted']:,} new, {rep['replaced']:,} updated); "
-                f"{rep['embedded']:,} documents embedded and searchable; sentiment scored for {rep['sentiment_scored']:,} "
-                "documents."), None
+        return (
+            f"✅ Imported {rep['rows']:,} rows of {rep['kind']} ({rep['inserted']:,} new, {rep['replaced']:,} updated); "
+            f"{rep['embedded']:,} documents embedded and searchable; sentiment scored for {rep['sentiment_scored']:,} "
+            "documents."
+        ), None
 
     # -- dashboard --------------------------------------------------------------------------------
 
-    def dashboard():
-        k = svc.health()
-        ws = svc.analyst.ws
-        n = ws.query("SELECT (SELECT count(*) FROM reviews) AS reviews, (SELECT count(*) FROM posts) AS posts, "
-                     "(SELECT count(*) FROM orders) AS orders, (SELECT count(*) FROM customers) AS customers, "
-                     "(SELECT round(sum(total), 2) FROM orders) AS revenue")[0]
-        kpis = (f"| documents | reviews | posts | orders | customers | revenue |\n|---|---|---|---|---|---|\n"
-                f"| {k['documents']:,} | {n['reviews']:,} | {n['posts']:,} | {n['orders']:,} | {n['customers']:,} | "
-                f"${(n['revenue'] or 0):,.2f} |")
+    def dashboard(refresh: bool = False):
+        """Draw the stored snapshot (computed when data or models change, not at each page load)."""
+        snap = svc.dashboard(refresh=refresh)
+        n = snap["kpis"]
+        when = (
+            f"Computed {snap['computed_at']} in {snap['build_s']:.1f} s"
+            + (
+                ""
+                if snap.get("fresh", True)
+                else "; the data or models changed since, and a fresh one is being computed (press Refresh in a minute)"
+            )
+            + "."
+        )
+        kpis = (
+            f"| documents | reviews | posts | orders | customers | revenue |\n|---|---|---|---|---|---|\n"
+            f"| {n['documents']:,} | {n['reviews']:,} | {n['posts']:,} | {n['orders']:,} | {n['customers']:,} | "
+            f"${(n['revenue'] or 0):,.2f} |\n\n{when}"
+        )
         out = [kpis]
-
-        def panel(tool, args, caption):
-            try:
-                r = svc.run_tool(tool, args)
-            except ToolError as e:
-                return None, f"{caption} Not available: {e}"
-            img = str(svc.chart_png(r.chart)) if r.chart else None
-            return img, f"{caption} {r.summary.splitlines()[0][:300] if r.summary else ''}"
-
-        for tool, args, cap in [
-            ("sentiment", {"by": "month", "kind": "post"},
-             "**Sentiment of posts over time**: share of negative and positive posts per month."),
-            ("topics", {"kind": "review"}, "**Top topics in reviews**: cluster sizes, labelled by their most distinctive words."),
-            ("forecast", {"metric": "orders", "horizon": "next quarter", "freq": "W"},
-             "**Orders per week and forecast**: history, next 13 weeks, 80% and 95% intervals."),
-        ]:
-            out.extend(panel(tool, args, cap))
-        try:
-            ents = svc.run_tool("entities", {"kind": "post"})
-            ent_rows = [[e.get("text") or e.get("entity"), e.get("type"), e.get("count")] for e in (ents.data or {}).get("top", [])][:15] \
-                if isinstance(ents.data, dict) else []
-        except ToolError:
-            ent_rows = []
-        try:
-            al = svc.run_tool("alerts", {"limit": 10})
-            al_rows = [[a.get("day"), a.get("series"), a.get("metric"), a.get("count"), a.get("baseline")] for a in al.data or []]
-        except ToolError:
-            al_rows = []
-        return (*out, ent_rows or None, al_rows or None)
+        for p in snap["panels"]:
+            out += [str(svc.chart_png(p["chart"])) if p["chart"] else None, f"{p['caption']} {p['summary']}"]
+        return (*out, snap["entities"] or None, snap["alerts"] or None)
 
     with gr.Blocks(title="Pulse") as demo:
         cid = gr.State(None)
@@ -258,12 +251,21 @@ def build_ui(svc: PulseService) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=1, min_width=200):
                     new = gr.Button("New chat", size="sm")
-                    convs = gr.Dropdown(label="Conversations", choices=conversation_choices(), value=None, interactive=True,
-                                        elem_id="conversations")
+                    convs = gr.Dropdown(
+                        label="Conversations",
+                        choices=conversation_choices(),
+                        value=None,
+                        interactive=True,
+                        elem_id="conversations",
+                    )
                 with gr.Column(scale=4):
-                    chatbot = gr.Chatbot(label="Pulse", height=560, elem_id="chat",
-                                         placeholder="Ask about reviews, posts, orders, customers or products. Try an example:",
-                                         examples=[{"text": q} for q in EXAMPLES])
+                    chatbot = gr.Chatbot(
+                        label="Pulse",
+                        height=560,
+                        elem_id="chat",
+                        placeholder="Ask about reviews, posts, orders, customers or products. Try an example:",
+                        examples=[{"text": q} for q in EXAMPLES],
+                    )
                     msg = gr.Textbox(placeholder="Ask a question and press Enter", show_label=False, elem_id="ask", max_lines=6)
                     with gr.Row():
                         send = gr.Button("Send", variant="primary", elem_id="send")
@@ -273,6 +275,7 @@ def build_ui(svc: PulseService) -> gr.Blocks:
         e1 = msg.submit(respond, [msg, chatbot, cid, ids], outs)
         e2 = send.click(respond, [msg, chatbot, cid, ids], outs)
         e3 = again.click(retry, [chatbot, cid, ids], outs)
+
         def from_example(d: gr.SelectData, h, c, i):
             yield from respond(d.value["text"], h, c, i)
 
@@ -285,20 +288,35 @@ def build_ui(svc: PulseService) -> gr.Blocks:
         demo.load(lambda: gr.update(choices=conversation_choices()), None, convs)
 
         with gr.Tab("Data"):
-            gr.Markdown("Import a CSV, Parquet or JSONL file. Check the preview and the column mapping, then import: "
-                        "a file with any bad row imports nothing, and every bad row is listed.")
+            gr.Markdown(
+                "Import a CSV, Parquet or JSONL file. Check the preview and the column mapping, then import: "
+                "a file with any bad row imports nothing, and every bad row is listed."
+            )
             with gr.Row():
                 up = gr.File(label="File", file_types=[".csv", ".tsv", ".parquet", ".jsonl", ".json"], elem_id="upload")
-                kind = gr.Dropdown(["reviews", "posts", "products", "customers", "orders", "ratings", "help"], value="reviews",
-                                   label="Kind", elem_id="kind")
+                kind = gr.Dropdown(
+                    ["reviews", "posts", "products", "customers", "orders", "ratings", "help"],
+                    value="reviews",
+                    label="Kind",
+                    elem_id="kind",
+                )
             note = gr.Markdown(elem_id="preview-note")
             prev = gr.Dataframe(label="Preview (first 10 rows)", interactive=False)
-            mapping = gr.Dataframe(headers=["file column", "field"], label="Column mapping (edit the field column)",
-                                   interactive=True, column_count=(2, "fixed"), elem_id="mapping")
+            mapping = gr.Dataframe(
+                headers=["file column", "field"],
+                label="Column mapping (edit the field column)",
+                interactive=True,
+                column_count=(2, "fixed"),
+                elem_id="mapping",
+            )
             go = gr.Button("Import", variant="primary", elem_id="import")
             status = gr.Markdown(elem_id="import-status")
-            errors = gr.Dataframe(headers=["row", "column", "value", "problem"], label="Rows with errors", interactive=False,
-                                  elem_id="import-errors")
+            errors = gr.Dataframe(
+                headers=["row", "column", "value", "problem"],
+                label="Rows with errors",
+                interactive=False,
+                elem_id="import-errors",
+            )
         up.change(preview, [up, kind], [prev, mapping, note, status, errors])
         kind.change(preview, [up, kind], [prev, mapping, note, status, errors])
         go.click(do_import, [up, kind, mapping], [status, errors])
@@ -306,18 +324,27 @@ def build_ui(svc: PulseService) -> gr.Blocks:
         with gr.Tab("Dashboard") as dash_tab:
             kpi = gr.Markdown(elem_id="kpis")
             with gr.Row():
-                s_img, t_img = gr.Image(label="Sentiment over time", interactive=False), gr.Image(label="Topics", interactive=False)
+                s_img, t_img = (
+                    gr.Image(label="Sentiment over time", interactive=False),
+                    gr.Image(label="Topics", interactive=False),
+                )
             with gr.Row():
                 s_cap, t_cap = gr.Markdown(), gr.Markdown()
             f_img = gr.Image(label="Orders and forecast", interactive=False)
             f_cap = gr.Markdown()
             with gr.Row():
-                ents = gr.Dataframe(headers=["entity", "type", "mentions"], label="Top entities in posts: the most mentioned names, "
-                                    "hashtags and accounts", interactive=False)
-                alerts = gr.Dataframe(headers=["day", "series", "metric", "count", "baseline"], label="Recent alerts: days far "
-                                      "above the 28-day median (z ≥ 4)", interactive=False)
+                ents = gr.Dataframe(
+                    headers=["entity", "type", "mentions"],
+                    label="Top entities in posts: the most mentioned names, hashtags and accounts",
+                    interactive=False,
+                )
+                alerts = gr.Dataframe(
+                    headers=["day", "series", "metric", "count", "baseline"],
+                    label="Recent alerts: days far above the 28-day median (z ≥ 4)",
+                    interactive=False,
+                )
             refresh = gr.Button("Refresh", size="sm", elem_id="refresh")
         dash_outs = [kpi, s_img, s_cap, t_img, t_cap, f_img, f_cap, ents, alerts]
         dash_tab.select(dashboard, None, dash_outs)
-        refresh.click(dashboard, None, dash_outs)
+        refresh.click(lambda: dashboard(refresh=True), None, dash_outs)
     return demo

@@ -90,8 +90,9 @@ class Guard:
         self.hosts = {"127.0.0.1", "localhost", "::1", "[::1]", settings.host, *settings.allowed_hosts}
         self.origins = set(settings.widget_origins)
         if settings.open_loopback and not is_loopback(settings.host):
-            raise ValueError("open_loopback is for development on a loopback address only; "
-                             f"the server listens on {settings.host}")
+            raise ValueError(
+                f"open_loopback is for development on a loopback address only; the server listens on {settings.host}"
+            )
         self.open_loopback = settings.open_loopback
 
     async def __call__(self, scope, receive, send):
@@ -149,10 +150,17 @@ class Guard:
     async def _set_cookie(self, scope, send):
         query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1")) if k != "key"]
         location = (scope.get("root_path", "") + scope["path"]) + (("?" + urlencode(query)) if query else "")
-        await send({"type": "http.response.start", "status": 303, "headers": [
-            (b"location", location.encode()),
-            (b"set-cookie", f"{COOKIE}={self.key}; Path=/; HttpOnly; SameSite=Strict".encode()),
-            (b"cache-control", b"no-store")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [
+                    (b"location", location.encode()),
+                    (b"set-cookie", f"{COOKIE}={self.key}; Path=/; HttpOnly; SameSite=Strict".encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
     def _cors(self, send, origin: str | None):
@@ -201,9 +209,17 @@ async def _reply(send, scope, status: int, detail: str):
         await send({"type": "websocket.close", "code": 1008})
         return
     path = scope.get("path") or ""
-    body = {"error": {"message": detail, "type": "invalid_request_error", "code": status}} if path.startswith("/v1/") \
+    body = (
+        {"error": {"message": detail, "type": "invalid_request_error", "code": status}}
+        if path.startswith("/v1/")
         else {"detail": detail}
+    )
     data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": data})

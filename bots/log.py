@@ -92,8 +92,9 @@ class Log:
 
     # -- conversations ---------------------------------------------------------------
 
-    def new_conversation(self, channel: str, title: str | None = None, customer_id: str | None = None,
-                         conversation_id: str | None = None) -> str:
+    def new_conversation(
+        self, channel: str, title: str | None = None, customer_id: str | None = None, conversation_id: str | None = None
+    ) -> str:
         cid = conversation_id or uuid.uuid4().hex[:16]
         now = time.time()
         self._x("INSERT OR IGNORE INTO conversations VALUES (?, ?, ?, ?, ?, ?)", [cid, channel, title, customer_id, now, now])
@@ -107,19 +108,37 @@ class Log:
         where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
         return self._rows(f"SELECT * FROM conversations {where} ORDER BY updated_at DESC LIMIT ?", [*params, limit])
 
-    def add_message(self, cid: str, role: str, content: str, question: str | None = None, tool_calls=None,
-                    sources=None, charts=None, timings=None) -> int:
+    def add_message(
+        self,
+        cid: str,
+        role: str,
+        content: str,
+        question: str | None = None,
+        tool_calls=None,
+        sources=None,
+        charts=None,
+        timings=None,
+    ) -> int:
         now = time.time()
-        cur = self._x("INSERT INTO messages (conversation_id, role, content, question, tool_calls, sources, charts, timings, "
-                      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      [cid, role, content, question, _j(tool_calls), _j(sources), _j(charts), _j(timings), now])
-        self._x("UPDATE conversations SET updated_at = ?, title = coalesce(title, ?) WHERE id = ?",
-                [now, (question or content)[:80] if role == "user" else None, cid])
+        cur = self._x(
+            "INSERT INTO messages (conversation_id, role, content, question, tool_calls, sources, charts, timings, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [cid, role, content, question, _j(tool_calls), _j(sources), _j(charts), _j(timings), now],
+        )
+        self._x(
+            "UPDATE conversations SET updated_at = ?, title = coalesce(title, ?) WHERE id = ?",
+            [now, (question or content)[:80] if role == "user" else None, cid],
+        )
         return cur.lastrowid
 
     def update_message(self, message_id: int, content: str) -> None:
         """Replace a message's text (the support desk appends a confirmation prompt after the model's answer)."""
         self._x("UPDATE messages SET content = ? WHERE id = ?", [content, message_id])
+
+    def message_conversation(self, message_id: int) -> str | None:
+        """The conversation an assistant message belongs to, or None."""
+        rows = self._rows("SELECT conversation_id FROM messages WHERE id = ? AND role = 'assistant'", [message_id])
+        return rows[0]["conversation_id"] if rows else None
 
     def messages(self, cid: str) -> list[dict]:
         out = self._rows("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", [cid])
@@ -135,14 +154,18 @@ class Log:
             raise ValueError("rating is +1 (thumbs up) or -1 (thumbs down)")
         if not self._rows("SELECT id FROM messages WHERE id = ? AND role = 'assistant'", [message_id]):
             raise KeyError(f"no answer with id {message_id}")
-        self._x("INSERT INTO feedback (message_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
-                [message_id, rating, comment, time.time()])
+        self._x(
+            "INSERT INTO feedback (message_id, rating, comment, created_at) VALUES (?, ?, ?, ?)",
+            [message_id, rating, comment, time.time()],
+        )
 
     def feedback(self) -> list[dict]:
         """Each rating with the question, tool trace and answer it was given on."""
-        rows = self._rows("SELECT f.id, f.rating, f.comment, f.created_at, m.id AS message_id, m.conversation_id, "
-                          "m.question, m.content AS answer, m.tool_calls FROM feedback f JOIN messages m ON m.id = f.message_id "
-                          "ORDER BY f.id")
+        rows = self._rows(
+            "SELECT f.id, f.rating, f.comment, f.created_at, m.id AS message_id, m.conversation_id, "
+            "m.question, m.content AS answer, m.tool_calls FROM feedback f JOIN messages m ON m.id = f.message_id "
+            "ORDER BY f.id"
+        )
         for r in rows:
             r["tool_calls"] = json.loads(r["tool_calls"]) if r["tool_calls"] else None
         return rows
@@ -177,16 +200,20 @@ class Log:
         self._x("UPDATE support_sessions SET pending_action = ? WHERE token_hash = ?", [_j(action), token_hash])
 
     def add_action(self, cid: str, customer_id: str, action: str, order_id: str) -> int:
-        return self._x("INSERT INTO actions (conversation_id, customer_id, action, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                       [cid, customer_id, action, order_id, time.time()]).lastrowid
+        return self._x(
+            "INSERT INTO actions (conversation_id, customer_id, action, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            [cid, customer_id, action, order_id, time.time()],
+        ).lastrowid
 
     def actions(self, customer_id: str | None = None) -> list[dict]:
         where, p = ("WHERE customer_id = ?", [customer_id]) if customer_id else ("", [])
         return self._rows(f"SELECT * FROM actions {where} ORDER BY id", p)
 
     def add_handoff(self, cid: str, customer_id: str | None, reason: str, message: str) -> dict:
-        hid = self._x("INSERT INTO handoffs (conversation_id, customer_id, reason, message, created_at) VALUES (?, ?, ?, ?, ?)",
-                      [cid, customer_id, reason, message, time.time()]).lastrowid
+        hid = self._x(
+            "INSERT INTO handoffs (conversation_id, customer_id, reason, message, created_at) VALUES (?, ?, ?, ?, ?)",
+            [cid, customer_id, reason, message, time.time()],
+        ).lastrowid
         return self._rows("SELECT * FROM handoffs WHERE id = ?", [hid])[0]
 
     def handoffs(self, status: str | None = "open") -> list[dict]:
@@ -198,8 +225,9 @@ class Log:
         return rows[0] if rows else None
 
     def auth_failures(self, customer_id: str, window_s: float) -> int:
-        return self._rows("SELECT count(*) AS n FROM auth_failures WHERE customer_id = ? AND at > ?",
-                          [customer_id, time.time() - window_s])[0]["n"]
+        return self._rows(
+            "SELECT count(*) AS n FROM auth_failures WHERE customer_id = ? AND at > ?", [customer_id, time.time() - window_s]
+        )[0]["n"]
 
     def add_auth_failure(self, customer_id: str) -> None:
         self._x("INSERT INTO auth_failures VALUES (?, ?)", [customer_id, time.time()])

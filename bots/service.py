@@ -55,6 +55,7 @@ class PulseService:
         self.charts_dir = settings.workspace / "charts"
         self.started = time.time()
         self._lock = analyst._lock  # the one local model's lock, shared by both personas
+        self._dash_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings, chat_model=None, log_path: Path | None = None) -> "PulseService":
@@ -70,8 +71,9 @@ class PulseService:
         index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
         model = chat_model or load_model(settings)
         analyst = Agent(settings, ws, index, model, tools=REGISTRY)
-        support = Agent(settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS,
-                        persona="support")
+        support = Agent(
+            settings, ws, index, model, tools=SUPPORT_TOOLS, lock=analyst._lock, prompts=SUPPORT_PROMPTS, persona="support"
+        )
         return cls(settings, analyst, support, Log(log_path or settings.workspace / "pulse_log.sqlite"))
 
     def close(self) -> None:
@@ -81,9 +83,16 @@ class PulseService:
 
     # -- chat ----------------------------------------------------------------------------
 
-    def ask(self, message: str, conversation_id: str | None = None, channel: str = "web",
-            on_token: Callable[[str], None] | None = None, on_step: Callable[[dict], None] | None = None,
-            customer_id: str | None = None, tool: tuple[str, dict] | None = None) -> dict:
+    def ask(
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        channel: str = "web",
+        on_token: Callable[[str], None] | None = None,
+        on_step: Callable[[dict], None] | None = None,
+        customer_id: str | None = None,
+        tool: tuple[str, dict] | None = None,
+    ) -> dict:
         """One turn, logged. Returns the agent's result plus ``conversation_id`` and ``message_id``.
 
         Raises :class:`AgentInputError` for an empty or over-long message (nothing is logged then).
@@ -93,9 +102,11 @@ class PulseService:
         t0 = time.perf_counter()
         self.metrics.waiting.inc()
         try:
-            result = agent.ask(message, session_id=cid, on_token=on_token, on_step=on_step, customer_id=customer_id,
-                               tool=tool)
-        except (AgentInputError, TurnCancelled):
+            result = agent.ask(message, session_id=cid, on_token=on_token, on_step=on_step, customer_id=customer_id, tool=tool)
+        except AgentInputError:
+            raise
+        except TurnCancelled:
+            self.metrics.cancelled.labels(channel=channel).inc()
             raise
         except Exception:
             self.metrics.errors.labels(where=f"turn:{channel}").inc()
@@ -108,13 +119,26 @@ class PulseService:
             self.metrics.tool_calls.labels(tool=c["name"], outcome="error" if c["error"] else "ok").inc()
         self.log.add_message(cid, "user", message, question=message)
         result["message_id"] = self.log.add_message(
-            cid, "assistant", result["answer"], question=message, tool_calls=result["tool_calls"],
-            sources=result["sources"], charts=result["charts"], timings=result["timings"])
+            cid,
+            "assistant",
+            result["answer"],
+            question=message,
+            tool_calls=result["tool_calls"],
+            sources=result["sources"],
+            charts=result["charts"],
+            timings=result["timings"],
+        )
         result["conversation_id"] = cid
         return result
 
-    def stream(self, message: str, conversation_id: str | None = None, channel: str = "web",
-               customer_id: str | None = None, tool: tuple[str, dict] | None = None) -> Iterator[dict]:
+    def stream(
+        self,
+        message: str,
+        conversation_id: str | None = None,
+        channel: str = "web",
+        customer_id: str | None = None,
+        tool: tuple[str, dict] | None = None,
+    ) -> Iterator[dict]:
         """The same turn as events: ``{"type": "step"|"token"|"done"|"error", ...}``; ``done`` carries the result.
 
         The turn runs in a worker thread; while the model is busy with another
@@ -130,9 +154,15 @@ class PulseService:
 
         def work():
             try:
-                r = self.ask(message, conversation_id, channel, on_token=token,
-                             on_step=lambda e: q.put({"type": "step", "step": e["type"],
-                                                         **{k: v for k, v in e.items() if k != "type"}}), customer_id=customer_id, tool=tool)
+                r = self.ask(
+                    message,
+                    conversation_id,
+                    channel,
+                    on_token=token,
+                    on_step=lambda e: q.put({"type": "step", "step": e["type"], **{k: v for k, v in e.items() if k != "type"}}),
+                    customer_id=customer_id,
+                    tool=tool,
+                )
                 q.put({"type": "done", "result": r})
             except UserError as e:  # bad input, an untrained model, an unknown id: the user's to fix, never a 500
                 q.put({"type": "error", "error": str(e), "status": 400})
@@ -151,7 +181,13 @@ class PulseService:
         finally:  # closed early: stop the model instead of finishing an answer nobody reads
             cancelled.set()
 
-    def feedback(self, message_id: int, rating: int, comment: str | None = None) -> None:
+    def feedback(self, message_id: int, rating: int, comment: str | None = None, conversation_prefix: str | None = None) -> None:
+        """Rate an answer. With ``conversation_prefix``, only an answer in a conversation whose id starts with it
+        (a client's own); any other id is ``KeyError``, the same as one that does not exist."""
+        if conversation_prefix is not None:
+            cid = self.log.message_conversation(message_id)
+            if not cid or not cid.startswith(conversation_prefix):
+                raise KeyError(f"no answer with id {message_id}")
         self.log.add_feedback(message_id, rating, comment)
 
     # -- what dashboards and channels need besides chat -------------------------------------
@@ -167,6 +203,41 @@ class PulseService:
                 self.metrics.tool_calls.labels(tool=name, outcome="error").inc()
                 raise
 
+    def dashboard(self, refresh: bool = False) -> dict:
+        """The stored dashboard snapshot (``tools.dashboard``), built now if there is none or ``refresh``; a stale one
+        (the data or models changed since) is returned as it is while a fresh one is built in the background."""
+        from tools import dashboard as dash
+
+        snap = None if refresh else dash.load(self.settings.workspace)
+        if snap is None:
+            return self.rebuild_dashboard()
+        snap["fresh"] = dash.is_fresh(snap, self.analyst.ws)
+        if not snap["fresh"]:
+            self.rebuild_dashboard_in_background()
+        return snap
+
+    def rebuild_dashboard(self) -> dict:
+        """Run the dashboard's tools once and store the result in the workspace (one build at a time)."""
+        from tools import dashboard as dash
+
+        with self._dash_lock:
+            snap = dash.build(self.run_tool, self.analyst.ws)
+            dash.save(self.settings.workspace, snap)
+        return {**snap, "fresh": True}
+
+    def rebuild_dashboard_in_background(self, only_if_stale: bool = True) -> None:
+        from tools import dashboard as dash
+
+        if self._dash_lock.locked() or (only_if_stale and dash.is_fresh(dash.load(self.settings.workspace), self.analyst.ws)):
+            return
+        threading.Thread(target=self._rebuild_quietly, daemon=True, name="pulse-dashboard").start()
+
+    def _rebuild_quietly(self) -> None:
+        try:
+            self.rebuild_dashboard()
+        except Exception:  # noqa: BLE001 - a background refresh must never take the server down; the page says stale
+            self.metrics.errors.labels(where="dashboard").inc()
+
     def chart_png(self, spec: dict) -> Path:
         """Render a chart spec to a PNG under ``<workspace>/charts`` (cached by content)."""
         from pulse.charts import render_chart
@@ -179,36 +250,41 @@ class PulseService:
         return path
 
     def document(self, doc_id: int) -> dict | None:
-        rows = self.analyst.ws.query("SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text "
-                                     "FROM documents WHERE doc_id = ?", [doc_id])
+        rows = self.analyst.ws.query(
+            "SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents WHERE doc_id = ?", [doc_id]
+        )
         return rows[0] if rows else None
 
     def import_file(self, path: Path, kind: str, mapping: dict | None = None, progress: bool = True) -> dict:
-        """Import a user's file, embed its new documents and rescore sentiment; all or nothing.
+        """Import a user's file through the one import pipeline (``tools.imports``); all or nothing.
 
         Turns wait while the workspace is open for writing. Raises ``IngestError`` with
         the bad rows (nothing imported) or ``ValueError`` for an unknown kind or mapping.
         """
-        from tools.sentiment import SentimentModel, score_documents
-        from workspace import ingest
+        from tools.imports import import_file
 
         ws, index = self.analyst.ws, self.analyst.index
         with self._lock:
-            ws.reopen(read_only=False)
+            ws.reopen(read_only=False)  # WorkspaceBusy (a UserError) when another process holds it; still serving
             try:
-                rep = ingest(ws, kind, Path(path), mapping or None, progress=progress)
-                new_docs = ws.refresh_documents()
-                embedded = index.update(progress=progress)
-                scored = 0
-                if embedded and (ws.path / "models" / "sentiment.joblib").is_file():
-                    scored = score_documents(ws, index, SentimentModel.load(ws.path), progress=progress)
+                rep = import_file(ws, index, kind, Path(path), mapping or None, progress=progress)
             finally:
                 ws.reopen(read_only=True)
-        return {"kind": rep.kind, "rows": rep.rows, "inserted": rep.inserted, "replaced": rep.replaced,
-                "new_documents": new_docs, "embedded": embedded, "sentiment_scored": scored}
+        from tools import dashboard as dash
+
+        if dash.load(self.settings.workspace) is not None:  # a dashboard in use: rebuilt for the new data
+            self.rebuild_dashboard_in_background()
+        return rep.to_dict()
 
     def health(self) -> dict:
         st = self.analyst.ws.query("SELECT count(*) AS n FROM documents")[0]["n"]
-        return {"status": "ok", "model": self.settings.model, "backend": self.settings.backend,
-                "workspace": str(self.settings.workspace), "documents": st, "tools": list(self.analyst.tools),
-                "support_tools": list(self.support.tools), "uptime_s": round(time.time() - self.started, 1)}
+        return {
+            "status": "ok",
+            "model": self.settings.model,
+            "backend": self.settings.backend,
+            "workspace": str(self.settings.workspace),
+            "documents": st,
+            "tools": list(self.analyst.tools),
+            "support_tools": list(self.support.tools),
+            "uptime_s": round(time.time() - self.started, 1),
+        }

@@ -47,16 +47,21 @@ from .service import PulseService
 __all__ = ["SupportDesk", "AuthError", "SessionError"]
 
 _LOCK_AFTER, _LOCK_WINDOW_S = 5, 15 * 60
-_HUMAN = re.compile(r"\b(human|real person|a person|someone real|agent|representative|operator|talk to (?:someone|staff)|"
-                    r"speak to (?:someone|staff|a manager)|manager)\b", re.I)
+_HUMAN = re.compile(
+    r"\b(human|real person|a person|someone real|agent|representative|operator|talk to (?:someone|staff)|"
+    r"speak to (?:someone|staff|a manager)|manager)\b",
+    re.I,
+)
 _YES = re.compile(r"^\s*(yes|y|yeah|yep|confirm|confirmed|i confirm|ok|okay|sure|please do|go ahead)\b", re.I)
 _NO = re.compile(r"^\s*(no|n|nope|cancel that|don'?t|do not|stop)\b", re.I)
 _IDISH = re.compile(r"(?<![\w-])#?([A-Za-z0-9][\w-]*\d[\w-]*)(?![\w-])")
 _CUSTOMER_REF = re.compile(r"\b(?:customer|client|user|account)\s*(?:id|number|no\.?|#)?\s*#?\s*([A-Za-z0-9-]*\d)\b", re.I)
 
 
-_NOT_YOURS = ("I can only help with your own account, and I can't find that reference among your orders. "
-              "Please check the order id on your confirmation email.")
+_NOT_YOURS = (
+    "I can only help with your own account, and I can't find that reference among your orders. "
+    "Please check the order id on your confirmation email."
+)
 
 
 class AuthError(PermissionError):
@@ -76,8 +81,9 @@ def _hash(token: str) -> str:
 
 
 class SupportDesk:
-    def __init__(self, service: PulseService, ttl_s: float = 4 * 3600, webhook: str | None = None,
-                 negative_threshold: float = 0.85):
+    def __init__(
+        self, service: PulseService, ttl_s: float = 4 * 3600, webhook: str | None = None, negative_threshold: float = 0.85
+    ):
         self.svc = service
         self.ttl_s = ttl_s
         self.webhook = webhook
@@ -95,12 +101,16 @@ class SupportDesk:
         """
         cid = str(customer_id or "").strip().lstrip("#")
         if not cid:
-            raise AuthError("give your customer id and one more fact: your email, your zip, or the date and total of one "
-                            "of your orders")
+            raise AuthError(
+                "give your customer id and one more fact: your email, your zip, or the date and total of one of your orders"
+            )
         # one guess sprayed over many ids is stopped by the client and global limits, not by the per-id lock
         st = self.svc.settings
-        keys = [(cid, _LOCK_AFTER)] + ([(f"client:{client}", st.support_fail_limit_client)] if client else []) + \
-            [("*", st.support_fail_limit_all)]
+        keys = (
+            [(cid, _LOCK_AFTER)]
+            + ([(f"client:{client}", st.support_fail_limit_client)] if client else [])
+            + [("*", st.support_fail_limit_all)]
+        )
         with self._auth_lock:
             if any(self.svc.log.auth_failures(k, _LOCK_WINDOW_S) >= n for k, n in keys):
                 raise AuthError("too many failed sign-ins; try again in 15 minutes", status=429)
@@ -127,8 +137,11 @@ class SupportDesk:
                 total = float(facts["order_total"].replace(",", "").lstrip("$"))
             except ValueError:
                 return False
-            n = self.ws.query("SELECT count(*) AS n FROM orders WHERE customer_id = ? AND CAST(order_date AS VARCHAR) = ? "
-                              "AND abs(total - ?) < 0.005", [cid, facts["order_date"][:10], total])[0]["n"]
+            n = self.ws.query(
+                "SELECT count(*) AS n FROM orders WHERE customer_id = ? AND CAST(order_date AS VARCHAR) = ? "
+                "AND abs(total - ?) < 0.005",
+                [cid, facts["order_date"][:10], total],
+            )[0]["n"]
             return n > 0
         return False
 
@@ -158,8 +171,12 @@ class SupportDesk:
             yield {"type": "error", "error": "the message is empty", "status": 400}
             return
         if len(text) > MAX_QUESTION_CHARS:
-            yield {"type": "error", "status": 400, "error": f"the message is {len(text):,} characters long; the limit is "
-                   f"{MAX_QUESTION_CHARS:,}. Shorten it or ask about one thing at a time."}
+            yield {
+                "type": "error",
+                "status": 400,
+                "error": f"the message is {len(text):,} characters long; the limit is "
+                f"{MAX_QUESTION_CHARS:,}. Shorten it or ask about one thing at a time.",
+            }
             return
         canned = self._policy(s, text)
         if canned is not None:
@@ -187,15 +204,20 @@ class SupportDesk:
         """A reply decided by code, or None to let the model answer."""
         me, conv, th = s["customer_id"], s["conversation_id"], s["token_hash"]
         if self.svc.log.open_handoff(conv):
-            return {"answer": "A person from our team has this conversation and will reply here; I have added your message.",
-                    "handoff": True}
+            return {
+                "answer": "A person from our team has this conversation and will reply here; I have added your message.",
+                "handoff": True,
+            }
         pending = s.get("pending_action")
         if pending:
             self.svc.log.set_pending(th, None)
             if _YES.match(text):
                 n = self.svc.log.add_action(conv, me, pending["action"], pending["order_id"])
-                return {"answer": f"Done: your {pending['action']} request for order {pending['order_id']} is filed "
-                                  f"(request #{n}). You will get an email when it is processed.", "action": {**pending, "id": n}}
+                return {
+                    "answer": f"Done: your {pending['action']} request for order {pending['order_id']} is filed "
+                    f"(request #{n}). You will get an email when it is processed.",
+                    "action": {**pending, "id": n},
+                }
             if _NO.match(text):
                 return {"answer": f"All right, I have not filed anything for order {pending['order_id']}.", "action": None}
         if self._foreign_reference(me, text):
@@ -221,9 +243,14 @@ class SupportDesk:
         if not ids:
             return False
         marks = ", ".join("?" * len(ids))
-        known = {r["i"] for r in self.ws.query(
-            f"SELECT order_id AS i FROM orders WHERE customer_id = ? AND order_id IN ({marks}) "
-            f"UNION SELECT product_id FROM products WHERE product_id IN ({marks})", [me, *sorted(ids), *sorted(ids)])}
+        known = {
+            r["i"]
+            for r in self.ws.query(
+                f"SELECT order_id AS i FROM orders WHERE customer_id = ? AND order_id IN ({marks}) "
+                f"UNION SELECT product_id FROM products WHERE product_id IN ({marks})",
+                [me, *sorted(ids), *sorted(ids)],
+            )
+        }
         return bool(ids - known)
 
     def _strongly_negative(self, text: str) -> bool:
@@ -249,11 +276,16 @@ class SupportDesk:
 
     def _handoff(self, s: dict, reason: str, text: str) -> dict:
         h = self._queue(s, reason, text)
-        say = {"requested": "Of course. I am passing this conversation to a person on our team",
-               "negative_sentiment": "I am sorry about this. I am passing your conversation to a person on our team",
-               "out_of_scope": "That is something a person on our team should handle, so I am passing your conversation to them"}
-        return {"answer": f"{say.get(reason, say['out_of_scope'])}; they will reply here, with the history of this chat.",
-                "handoff": True, "handoff_id": h["id"]}
+        say = {
+            "requested": "Of course. I am passing this conversation to a person on our team",
+            "negative_sentiment": "I am sorry about this. I am passing your conversation to a person on our team",
+            "out_of_scope": "That is something a person on our team should handle, so I am passing your conversation to them",
+        }
+        return {
+            "answer": f"{say.get(reason, say['out_of_scope'])}; they will reply here, with the history of this chat.",
+            "handoff": True,
+            "handoff_id": h["id"],
+        }
 
     def _after(self, s: dict, text: str, result: dict) -> dict:
         """What a model turn leaves behind: a proposed write to confirm, or a handoff the model chose."""
@@ -264,8 +296,10 @@ class SupportDesk:
                 self.svc.log.set_pending(s["token_hash"], data["pending_action"])
                 extra["pending_action"] = data["pending_action"]
                 if "yes" not in result["answer"].lower():
-                    extra["answer"] = result["answer"] + f"\n\nReply 'yes' to confirm the {data['pending_action']['action']} " \
-                                                          f"request for order {data['pending_action']['order_id']}, or 'no' to leave it."
+                    extra["answer"] = (
+                        result["answer"] + f"\n\nReply 'yes' to confirm the {data['pending_action']['action']} "
+                        f"request for order {data['pending_action']['order_id']}, or 'no' to leave it."
+                    )
                     self.svc.log.update_message(result["message_id"], extra["answer"])
             if c["name"] == "handoff" and isinstance(data, dict) and "handoff" in data:
                 h = self._queue(s, "out_of_scope", text)
@@ -291,5 +325,7 @@ class SupportDesk:
 
     def transcript(self, token: str) -> list[dict]:
         s = self.session(token)
-        return [{"role": m["role"], "content": m["content"], "at": m["created_at"]}
-                for m in self.svc.log.messages(s["conversation_id"])]
+        return [
+            {"role": m["role"], "content": m["content"], "at": m["created_at"]}
+            for m in self.svc.log.messages(s["conversation_id"])
+        ]

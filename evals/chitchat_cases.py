@@ -50,9 +50,15 @@ def draw_cases(dataset: dict, n: int = 24, seed: int = 5) -> list[dict]:
         if not _ok(opener) or not later:
             continue
         split = "dev" if len(cases) % 2 == 0 else "test"
-        cases.append({"id": f"chitchat-{key[:8]}", "split": split, "tags": ["chitchat"],
-                      "note": f"chitchat-dataset conversation {key}",
-                      "turns": [{"user": opener, "expect": {"tool": "none"}}, {"user": later[0], "expect": {"tool": "none"}}]})
+        cases.append(
+            {
+                "id": f"chitchat-{key[:8]}",
+                "split": split,
+                "tags": ["chitchat"],
+                "note": f"chitchat-dataset conversation {key}",
+                "turns": [{"user": opener, "expect": {"tool": "none"}}, {"user": later[0], "expect": {"tool": "none"}}],
+            }
+        )
         if len(cases) == n:
             break
     return cases
@@ -80,8 +86,12 @@ def _drawn_case_prefixes() -> set[str]:
     from .suite import load_suite
 
     suites = Path(__file__).resolve().parent / "suites"
-    return {c.id.removeprefix("chitchat-")[:8] for p in suites.glob("*.yaml") for c in load_suite(p).cases
-            if c.id.startswith("chitchat-")}
+    return {
+        c.id.removeprefix("chitchat-")[:8]
+        for p in suites.glob("*.yaml")
+        for c in load_suite(p).cases
+        if c.id.startswith("chitchat-")
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -94,8 +104,10 @@ def main(argv: list[str]) -> int:
         return 0
     with open(argv[0]) as f:
         data = json.load(f)
-    print(yaml.safe_dump(draw_cases(data, n=int(argv[1]) if len(argv) > 1 else 24), sort_keys=False, allow_unicode=True,
-                         width=120), end="")
+    print(
+        yaml.safe_dump(draw_cases(data, n=int(argv[1]) if len(argv) > 1 else 24), sort_keys=False, allow_unicode=True, width=120),
+        end="",
+    )
     return 0
 
 

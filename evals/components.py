@@ -27,31 +27,82 @@ def component_rows(ws_path: Path) -> list[dict]:
     rows = []
 
     def add(component, metric, pulse, baseline_name, baseline, data):
-        rows.append({"component": component, "metric": metric, "pulse": pulse, "baseline_name": baseline_name,
-                     "baseline": baseline, "data": data})
+        rows.append(
+            {
+                "component": component,
+                "metric": metric,
+                "pulse": pulse,
+                "baseline_name": baseline_name,
+                "baseline": baseline,
+                "data": data,
+            }
+        )
 
     if "sentiment" in cards:
         for name, m in cards["sentiment"]["metrics"]["sets"].items():
-            add("sentiment", "macro-F1", m["pulse"]["macro_f1"], "VADER", m["vader"]["macro_f1"], f"{name}, n={m['pulse']['n']:,}")
-            add("sentiment", "accuracy", m["pulse"]["accuracy"], "VADER", m["vader"]["accuracy"], f"{name}, n={m['pulse']['n']:,}")
+            add(
+                "sentiment", "macro-F1", m["pulse"]["macro_f1"], "VADER", m["vader"]["macro_f1"], f"{name}, n={m['pulse']['n']:,}"
+            )
+            add(
+                "sentiment", "accuracy", m["pulse"]["accuracy"], "VADER", m["vader"]["accuracy"], f"{name}, n={m['pulse']['n']:,}"
+            )
     if "topics" in cards:
         for kind, m in cards["topics"]["metrics"].items():
             add("topics", "NPMI", m["pulse"]["npmi"], "LDA", m["lda"]["npmi"], f"{m['n_docs']:,} {kind}, k={m['k']}")
-            add("topics", "diversity", m["pulse"]["diversity"], "LDA", m["lda"]["diversity"], f"{m['n_docs']:,} {kind}, k={m['k']}")
+            add(
+                "topics",
+                "diversity",
+                m["pulse"]["diversity"],
+                "LDA",
+                m["lda"]["diversity"],
+                f"{m['n_docs']:,} {kind}, k={m['k']}",
+            )
     if "recommender" in cards:
         t = cards["recommender"]["metrics"]["test"]
         d = cards["recommender"].get("data", {})
         for metric in ("recall@10", "ndcg@10"):
-            add("recommendation", metric, t["pulse"][metric], "popularity", t["popularity"][metric],
-                f"{d.get('interactions', '?'):,} interactions, time split, {t['users']} test users")
+            add(
+                "recommendation",
+                metric,
+                t["pulse"][metric],
+                "popularity",
+                t["popularity"][metric],
+                f"{d.get('interactions', '?'):,} interactions, time split, {t['users']} test users",
+            )
     if "forecast" in cards:
         m = cards["forecast"]["metrics"]
         for name, r in m["series"].items():
-            add("forecast", "MASE", r["mase"], "seasonal naive", r["mase_seasonal_naive"], f"{name}, last {r['h']} held out ({r['model']})")
-        add("forecast", "mean MASE", m["mean_mase"], "seasonal naive", m["mean_mase_seasonal_naive"], f"{len(m['series'])} series")
+            add(
+                "forecast",
+                "MASE",
+                r["mase"],
+                "seasonal naive",
+                r["mase_seasonal_naive"],
+                f"{name}, last {r['h']} held out ({r['model']})",
+            )
+        add(
+            "forecast", "mean MASE", m["mean_mase"], "seasonal naive", m["mean_mase_seasonal_naive"], f"{len(m['series'])} series"
+        )
+        if "mean_mase_best_single" in m:  # the choice (with the combination) beside the best model alone
+            add(
+                "forecast",
+                "mean MASE",
+                m["mean_mase"],
+                f"best single model ({m['best_single_model']})",
+                m["mean_mase_best_single"],
+                f"{len(m['series'])} series; AutoETS {m['mean_mase_AutoETS']}, AutoTheta {m['mean_mase_AutoTheta']}, "
+                f"AutoARIMA {m['mean_mase_AutoARIMA']}",
+            )
     if "churn" in cards:
         m = cards["churn"]["metrics"]
-        add("churn", "AUC", m["auc"], "recency only", m["auc_recency_only"], f"{m['n_test']:,} held-out customers, {m['horizon_days']}-day horizon")
+        add(
+            "churn",
+            "AUC",
+            m["auc"],
+            "recency only",
+            m["auc_recency_only"],
+            f"{m['n_test']:,} held-out customers, {m['horizon_days']}-day horizon",
+        )
     return rows
 
 
@@ -63,5 +114,7 @@ def format_table(rows: list[dict]) -> str:
     """A Markdown table (readable in a terminal and pasteable into the README)."""
     lines = ["| component | metric | Pulse | baseline | data |", "|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['component']} | {r['metric']} | {_fmt(r['pulse'])} | {r['baseline_name']} {_fmt(r['baseline'])} | {r['data']} |")
+        lines.append(
+            f"| {r['component']} | {r['metric']} | {_fmt(r['pulse'])} | {r['baseline_name']} {_fmt(r['baseline'])} | {r['data']} |"
+        )
     return "\n".join(lines)

@@ -20,9 +20,17 @@ from pathlib import Path
 
 __all__ = ["write_run", "load_run", "list_runs", "compare", "format_totals", "markdown", "html_page", "RunNotFound"]
 
-_METRICS = [("pass_rate", "pass rate"), ("pass_k", "pass^k"), ("tool_accuracy", "tool choice"),
-            ("arg_accuracy", "arguments"), ("answer_accuracy", "answers"), ("grounding_rate", "grounded"),
-            ("refusal_accuracy", "refusals/handoffs"), ("latency_p50_s", "latency p50 s"), ("latency_p95_s", "latency p95 s")]
+_METRICS = [
+    ("pass_rate", "pass rate"),
+    ("pass_k", "pass^k"),
+    ("tool_accuracy", "tool choice"),
+    ("arg_accuracy", "arguments"),
+    ("answer_accuracy", "answers"),
+    ("grounding_rate", "grounded"),
+    ("refusal_accuracy", "refusals/handoffs"),
+    ("latency_p50_s", "latency p50 s"),
+    ("latency_p95_s", "latency p95 s"),
+]
 
 
 class RunNotFound(FileNotFoundError):
@@ -89,9 +97,15 @@ def format_totals(run: dict) -> str:
 
 
 def markdown(run: dict) -> str:
-    out = [f"# Eval run {run['run_id']}", "",
-           f"Model `{run['model']}` ({run['backend']}), commit {run.get('commit') or '?'}, split {run['split']}, "
-           f"repeat {run['repeat']}, {run['wall_s']:.0f} s, started {run['started']}.", "", format_totals(run), ""]
+    out = [
+        f"# Eval run {run['run_id']}",
+        "",
+        f"Model `{run['model']}` ({run['backend']}), commit {run.get('commit') or '?'}, split {run['split']}, "
+        f"repeat {run['repeat']}, {run['wall_s']:.0f} s, started {run['started']}.",
+        "",
+        format_totals(run),
+        "",
+    ]
     failed = [c for c in run["cases"] if not c["passed"]]
     out.append(f"## Failures ({len(failed)} of {len(run['cases'])} case runs)")
     out.append("")
@@ -122,28 +136,34 @@ def html_page(run: dict) -> str:
         text = " ".join([c["id"], c["reason"], *[t["user"] + " " + t["answer"] for t in c["turns"]]]).lower()
         trace = []
         for j, t in enumerate(c["turns"], start=1):
-            checks = " ".join(f"<span class={'ok' if k['ok'] else 'bad'}>{e(k['check'])}{'' if k['ok'] else ': ' + e(k['detail'])}</span>"
-                              for k in t["checks"])
-            trace.append(f"<p><b>turn {j}</b> ({t.get('latency_s', 0):.1f} s) user: {e(t['user'])}<br>tools: {e(', '.join(t['tools']))}"
-                         f"<br>checks: {checks}</p><pre>{e(t['answer'])}</pre>"
-                         f"<details><summary>tool calls and sources</summary><pre>"
-                         f"{e(json.dumps({'tool_calls': t['tool_calls'], 'sources': t.get('sources')}, indent=1, default=str, ensure_ascii=False))}"
-                         f"</pre></details>")
-        rows.append(f"<tr class='case {cls}' id='c{i}' data-suite='{e(c['suite'])}' data-text='{e(text)}'>"
-                    f"<td class=st>{cls}</td><td>{e(c['suite'])}</td><td>{e(c['id'])}</td><td>{c['repeat'] + 1}</td>"
-                    f"<td>{e(c['split'])}</td><td>{e(c['reason'])}</td></tr>"
-                    f"<tr id='d-c{i}'><td colspan=6><details><summary>trace</summary>{''.join(trace)}</details></td></tr>")
+            checks = " ".join(
+                f"<span class={'ok' if k['ok'] else 'bad'}>{e(k['check'])}{'' if k['ok'] else ': ' + e(k['detail'])}</span>"
+                for k in t["checks"]
+            )
+            trace.append(
+                f"<p><b>turn {j}</b> ({t.get('latency_s', 0):.1f} s) user: {e(t['user'])}<br>tools: {e(', '.join(t['tools']))}"
+                f"<br>checks: {checks}</p><pre>{e(t['answer'])}</pre>"
+                f"<details><summary>tool calls and sources</summary><pre>"
+                f"{e(json.dumps({'tool_calls': t['tool_calls'], 'sources': t.get('sources')}, indent=1, default=str, ensure_ascii=False))}"
+                f"</pre></details>"
+            )
+        rows.append(
+            f"<tr class='case {cls}' id='c{i}' data-suite='{e(c['suite'])}' data-text='{e(text)}'>"
+            f"<td class=st>{cls}</td><td>{e(c['suite'])}</td><td>{e(c['id'])}</td><td>{c['repeat'] + 1}</td>"
+            f"<td>{e(c['split'])}</td><td>{e(c['reason'])}</td></tr>"
+            f"<tr id='d-c{i}'><td colspan=6><details><summary>trace</summary>{''.join(trace)}</details></td></tr>"
+        )
     totals_html = _md_table_html(format_totals(run))
     opts = "".join(f"<option>{e(s)}</option>" for s in suites)
-    return f"""<!doctype html><html><head><meta charset=utf-8><title>Pulse eval {e(run['run_id'])}</title><style>{_CSS}</style></head>
-<body><h1>Pulse eval {e(run['run_id'])}</h1>
-<p>Model <code>{e(run['model'])}</code> ({e(run['backend'])}), commit {e(str(run.get('commit')))}, split {e(run['split'])},
-repeat {run['repeat']}, {run['wall_s']:.0f} s, started {e(run['started'])}.</p>
+    return f"""<!doctype html><html><head><meta charset=utf-8><title>Pulse eval {e(run["run_id"])}</title><style>{_CSS}</style></head>
+<body><h1>Pulse eval {e(run["run_id"])}</h1>
+<p>Model <code>{e(run["model"])}</code> ({e(run["backend"])}), commit {e(str(run.get("commit")))}, split {e(run["split"])},
+repeat {run["repeat"]}, {run["wall_s"]:.0f} s, started {e(run["started"])}.</p>
 {totals_html}
 <div id=filters><input id=q placeholder="filter text" oninput=f()> <select id=status onchange=f()><option value="">all</option>
 <option value=pass>passed</option><option value=fail>failed</option></select> <select id=suite onchange=f()><option value="">every suite</option>{opts}</select>
-<span id=n>{len(run['cases'])}</span> shown</div>
-<table><tr><th>status</th><th>suite</th><th>case</th><th>repeat</th><th>split</th><th>reason</th></tr>{''.join(rows)}</table>
+<span id=n>{len(run["cases"])}</span> shown</div>
+<table><tr><th>status</th><th>suite</th><th>case</th><th>repeat</th><th>split</th><th>reason</th></tr>{"".join(rows)}</table>
 <script>{_JS}</script></body></html>"""
 
 
@@ -157,9 +177,14 @@ def _md_table_html(md: str) -> str:
 
 def compare(a: dict, b: dict) -> str:
     """What changed from run ``a`` to run ``b``: the totals side by side, then cases that flipped."""
-    out = [f"# {a['run_id']} → {b['run_id']}", "",
-           f"A: `{a['model']}` ({a['backend']}, commit {a.get('commit')}); B: `{b['model']}` ({b['backend']}, commit {b.get('commit')})", "",
-           "| metric | A | B | change |", "|---|---|---|---|"]
+    out = [
+        f"# {a['run_id']} → {b['run_id']}",
+        "",
+        f"A: `{a['model']}` ({a['backend']}, commit {a.get('commit')}); B: `{b['model']}` ({b['backend']}, commit {b.get('commit')})",
+        "",
+        "| metric | A | B | change |",
+        "|---|---|---|---|",
+    ]
     for k, label in [("cases", "cases"), ("runs", "case runs")] + _METRICS:
         va, vb = a["totals"].get(k), b["totals"].get(k)
         delta = f"{vb - va:+.3f}" if isinstance(va, (int, float)) and isinstance(vb, (int, float)) else ""

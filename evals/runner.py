@@ -135,16 +135,29 @@ class Runner:
         bar.close()
         s = self.svc.settings
         return {
-            "run_id": started.strftime("%Y%m%d-%H%M%S") + "-" + "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in s.model)[-40:],
+            "run_id": started.strftime("%Y%m%d-%H%M%S")
+            + "-"
+            + "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in s.model)[-40:],
             "started": started.isoformat(timespec="seconds"),
             "wall_s": round(time.perf_counter() - t0, 1),
-            "model": s.model, "backend": s.backend, "workspace": str(self.workspace_name or s.workspace), "commit": _commit(),
-            "python": platform.python_version(), "split": split, "tags": tags or [], "repeat": repeat,
-            "suites": [{"name": su.suite, "path": su.path, "kind": su.kind, "cases": len(su.select(split, tags))} for su in suites],
+            "model": s.model,
+            "backend": s.backend,
+            "workspace": str(self.workspace_name or s.workspace),
+            "commit": _commit(),
+            "python": platform.python_version(),
+            "split": split,
+            "tags": tags or [],
+            "repeat": repeat,
+            "suites": [
+                {"name": su.suite, "path": su.path, "kind": su.kind, "cases": len(su.select(split, tags))} for su in suites
+            ],
             "totals": totals(results),
             "by_suite": {su.suite: totals([r for r in results if r["suite"] == su.suite]) for su in suites},
-            "by_split": {sp: totals([r for r in results if r["split"] == sp]) for sp in ("dev", "test")
-                         if any(r["split"] == sp for r in results)},
+            "by_split": {
+                sp: totals([r for r in results if r["split"] == sp])
+                for sp in ("dev", "test")
+                if any(r["split"] == sp for r in results)
+            },
             "cases": results,
         }
 
@@ -155,9 +168,16 @@ class Runner:
             cid = self._value(case.customer)
             signed = self._signin({"customer_id": cid, **self._facts(cid)})
             if not signed["signed_in"]:  # e.g. locked out by an earlier case: this case cannot run
-                return {"suite": suite.suite, "id": case.id, "split": case.split, "tags": case.tags, "persona": persona,
-                        "passed": False, "reason": f"sign-in as customer {cid} failed: {signed['error']}",
-                        "turns": [self._trace(f"(sign in as {cid})", signed, 0.0, [Check("signed_in", False, signed["error"])])]}
+                return {
+                    "suite": suite.suite,
+                    "id": case.id,
+                    "split": case.split,
+                    "tags": case.tags,
+                    "persona": persona,
+                    "passed": False,
+                    "reason": f"sign-in as customer {cid} failed: {signed['error']}",
+                    "turns": [self._trace(f"(sign in as {cid})", signed, 0.0, [Check("signed_in", False, signed["error"])])],
+                }
             token = signed["token"]
         for turn in case.turns:
             t0 = time.perf_counter()
@@ -175,8 +195,16 @@ class Runner:
                 checks.insert(0, Check("error", False, reply["error"]))
             turns.append(self._trace(said, reply, latency, checks))
         failed = [f"turn {i + 1} {c['check']}: {c['detail']}" for i, t in enumerate(turns) for c in t["checks"] if not c["ok"]]
-        return {"suite": suite.suite, "id": case.id, "split": case.split, "tags": case.tags, "persona": persona,
-                "passed": not failed, "reason": "; ".join(failed), "turns": turns}
+        return {
+            "suite": suite.suite,
+            "id": case.id,
+            "split": case.split,
+            "tags": case.tags,
+            "persona": persona,
+            "passed": not failed,
+            "reason": "; ".join(failed),
+            "turns": turns,
+        }
 
     def _say(self, persona: str, text: str, conv: str | None, token: str | None, channel: str | None) -> dict:
         try:
@@ -196,7 +224,13 @@ class Runner:
         cid = facts.pop("customer_id", "")
         try:
             s = self.desk.start(cid, facts)
-            return {"signed_in": True, "token": s["token"], "answer": "", "tool_calls": [], "facts": {"customer_id": cid, **facts}}
+            return {
+                "signed_in": True,
+                "token": s["token"],
+                "answer": "",
+                "tool_calls": [],
+                "facts": {"customer_id": cid, **facts},
+            }
         except AuthError as e:
             return {"signed_in": False, "error": str(e), "answer": "", "tool_calls": [], "facts": {"customer_id": cid, **facts}}
 
@@ -207,7 +241,9 @@ class Runner:
             return {"email": row[0]["email"]}
         if row and row[0]["zip"]:
             return {"zip": row[0]["zip"]}
-        d = self.ws.query("SELECT order_date AS d, total FROM orders WHERE customer_id = ? ORDER BY order_date, order_id LIMIT 1", [cid])
+        d = self.ws.query(
+            "SELECT order_date AS d, total FROM orders WHERE customer_id = ? ORDER BY order_date, order_id LIMIT 1", [cid]
+        )
         if not d or d[0]["d"] is None:
             raise SuiteError(f"customer {cid!r} has no email, zip or order to sign in with")
         return {"order_date": str(d[0]["d"]), "order_total": f"{d[0]['total']:.2f}"}
@@ -221,14 +257,25 @@ class Runner:
             "user": said,
             "answer": reply.get("answer", ""),
             "tools": tools_called(reply),
-            "tool_calls": [{"name": c["name"], "args": c.get("args"), "error": c.get("error"),
-                            "summary": _short(((c.get("result") or {}).get("summary")), 1200),
-                            "data": _short((c.get("result") or {}).get("data"))} for c in reply.get("tool_calls") or []],
-            "sources": [{"n": s.get("n"), "kind": s.get("kind"), "ref_id": s.get("ref_id"), "text": (s.get("text") or "")[:300]}
-                        for s in reply.get("sources") or []],
+            "tool_calls": [
+                {
+                    "name": c["name"],
+                    "args": c.get("args"),
+                    "error": c.get("error"),
+                    "summary": _short(((c.get("result") or {}).get("summary")), 1200),
+                    "data": _short((c.get("result") or {}).get("data")),
+                }
+                for c in reply.get("tool_calls") or []
+            ],
+            "sources": [
+                {"n": s.get("n"), "kind": s.get("kind"), "ref_id": s.get("ref_id"), "text": (s.get("text") or "")[:300]}
+                for s in reply.get("sources") or []
+            ],
             "grounded": reply.get("grounded", True),
-            "handoff": bool(reply.get("handoff")), "refused": bool(reply.get("refused")),
-            "pending_action": reply.get("pending_action"), "action": reply.get("action"),
+            "handoff": bool(reply.get("handoff")),
+            "refused": bool(reply.get("refused")),
+            "pending_action": reply.get("pending_action"),
+            "action": reply.get("action"),
             "error": reply.get("error"),
             "latency_s": round(latency, 3),
             "timings": {k: v for k, v in (reply.get("timings") or {}).items() if isinstance(v, (int, float))},
@@ -240,11 +287,20 @@ class Runner:
     def _components_case(self, suite: Suite, case: Case) -> dict:
         from evals.components import component_rows
 
-        rows = [r for r in component_rows(self.svc.settings.workspace)
-                if r["component"] == case.component and r["metric"] == case.metric and (case.data or "") in r["data"]]
+        rows = [
+            r
+            for r in component_rows(self.svc.settings.workspace)
+            if r["component"] == case.component and r["metric"] == case.metric and (case.data or "") in r["data"]
+        ]
         checks = []
         if not rows:
-            checks.append(Check("floor", False, f"no {case.component} {case.metric} row{' for ' + case.data if case.data else ''} in the cards"))
+            checks.append(
+                Check(
+                    "floor",
+                    False,
+                    f"no {case.component} {case.metric} row{' for ' + case.data if case.data else ''} in the cards",
+                )
+            )
         lower = case.max is not None and case.min is None
         for r in rows:
             v, b = r["pulse"], r["baseline"]
@@ -256,11 +312,28 @@ class Runner:
                 ok = v <= b if lower else v >= b
                 checks.append(Check("baseline", ok, f"{r['data']}: {v:.3f} vs {r['baseline_name']} {b:.3f}"))
         failed = [f"{c.check}: {c.detail}" for c in checks if not c.ok]
-        return {"suite": suite.suite, "id": case.id, "split": case.split, "tags": case.tags, "persona": "components",
-                "passed": not failed, "reason": "; ".join(failed),
-                "turns": [{"user": f"{case.component} {case.metric} {case.data or ''}".strip(), "answer": "; ".join(c.detail for c in checks),
-                           "tools": ["none"], "tool_calls": [], "sources": [], "grounded": True, "latency_s": 0.0,
-                           "checks": [c.to_dict() for c in checks], "components": True}]}
+        return {
+            "suite": suite.suite,
+            "id": case.id,
+            "split": case.split,
+            "tags": case.tags,
+            "persona": "components",
+            "passed": not failed,
+            "reason": "; ".join(failed),
+            "turns": [
+                {
+                    "user": f"{case.component} {case.metric} {case.data or ''}".strip(),
+                    "answer": "; ".join(c.detail for c in checks),
+                    "tools": ["none"],
+                    "tool_calls": [],
+                    "sources": [],
+                    "grounded": True,
+                    "latency_s": 0.0,
+                    "checks": [c.to_dict() for c in checks],
+                    "components": True,
+                }
+            ],
+        }
 
 
 def _commit() -> str | None:
@@ -304,11 +377,16 @@ def totals(results: list[dict]) -> dict:
                 latency.append(t["latency_s"])
     lat = np.array(latency) if latency else None
     return {
-        "cases": len(by_case), "runs": len(results), "passed": sum(r["passed"] for r in results),
+        "cases": len(by_case),
+        "runs": len(results),
+        "passed": sum(r["passed"] for r in results),
         "pass_rate": _rate([r["passed"] for r in results]),
         "pass_k": _rate([all(v) for v in by_case.values()]),
-        "tool_accuracy": _rate(tool), "arg_accuracy": _rate(args), "answer_accuracy": _rate(answer),
-        "grounding_rate": _rate(grounded), "refusal_accuracy": _rate(refusal),
+        "tool_accuracy": _rate(tool),
+        "arg_accuracy": _rate(args),
+        "answer_accuracy": _rate(answer),
+        "grounding_rate": _rate(grounded),
+        "refusal_accuracy": _rate(refusal),
         "latency_p50_s": round(float(np.percentile(lat, 50)), 2) if lat is not None else None,
         "latency_p95_s": round(float(np.percentile(lat, 95)), 2) if lat is not None else None,
     }

@@ -44,9 +44,12 @@ from agent.grounding import extract_numbers
 __all__ = ["Suite", "Setup", "Case", "Turn", "Expect", "Check", "SuiteError", "load_suite", "check_turn", "REFUSAL"]
 
 #: How a refusal reads when the model (not the desk's code) writes it.
-REFUSAL = re.compile(r"\b(can(?:no|')t|cannot|unable to|not able to|won'?t be able|only (?:help|discuss|talk) (?:with|about) your own|"
-                     r"not (?:allowed|permitted)|only [\w -]{1,30} (?:is|are) (?:allowed|permitted)|do(?:n'?t| not) have access|"
-                     r"(?:can|could) not (?:share|help|do|access|provide))\b", re.I)
+REFUSAL = re.compile(
+    r"\b(can(?:no|')t|cannot|unable to|not able to|won'?t be able|only (?:help|discuss|talk) (?:with|about) your own|"
+    r"not (?:allowed|permitted)|only [\w -]{1,30} (?:is|are) (?:allowed|permitted)|do(?:n'?t| not) have access|"
+    r"(?:can|could) not (?:share|help|do|access|provide))\b",
+    re.I,
+)
 
 
 class SuiteError(ValueError):
@@ -137,6 +140,7 @@ class Case(_Strict):
 
 class Setup(_Strict):
     """Rows imported into a scratch copy of the workspace before the suite runs (e.g. a planted review)."""
+
     kind: str
     rows: list[dict] = Field(min_length=1)
 
@@ -167,8 +171,12 @@ class Suite(_Strict):
             if c.id in seen:
                 raise ValueError(f"case id {c.id!r} appears twice")
             seen.add(c.id)
-            if (c.persona or self.persona) == "support" and self.kind == "conversation" and c.customer is None \
-                    and c.turns[0].signin is None:
+            if (
+                (c.persona or self.persona) == "support"
+                and self.kind == "conversation"
+                and c.customer is None
+                and c.turns[0].signin is None
+            ):
                 raise ValueError(f"case {c.id!r}: a support case needs `customer` or a first `signin` turn")
         return self
 
@@ -276,8 +284,9 @@ def tools_called(reply: dict) -> list[str]:
     return [c["name"] for c in reply.get("tool_calls") or []] or ["none"]
 
 
-def check_turn(exp: Expect, reply: dict, sql: SqlFn | None, latency_s: float | None = None,
-               budget_s: float | None = None) -> list[Check]:
+def check_turn(
+    exp: Expect, reply: dict, sql: SqlFn | None, latency_s: float | None = None, budget_s: float | None = None
+) -> list[Check]:
     """Every stated expectation of one turn against the reply (``Agent.ask``'s result, or the desk's)."""
     out: list[Check] = []
     answer = reply.get("answer") or ""
@@ -287,8 +296,14 @@ def check_turn(exp: Expect, reply: dict, sql: SqlFn | None, latency_s: float | N
         want = [exp.tool] if isinstance(exp.tool, str) else exp.tool
         out.append(Check("tool", any(t in want for t in called), f"called {', '.join(called)}; expected {' or '.join(want)}"))
     if exp.args:
-        call = next((c for c in reply.get("tool_calls") or [] if exp.tool is None or c["name"] in
-                     ([exp.tool] if isinstance(exp.tool, str) else exp.tool)), None)
+        call = next(
+            (
+                c
+                for c in reply.get("tool_calls") or []
+                if exp.tool is None or c["name"] in ([exp.tool] if isinstance(exp.tool, str) else exp.tool)
+            ),
+            None,
+        )
         args = (call or {}).get("args") or {}
         bad = []
         for name, rule in exp.args.items():
@@ -321,15 +336,22 @@ def check_turn(exp: Expect, reply: dict, sql: SqlFn | None, latency_s: float | N
             refs = [f"{s.get('kind')}:{s.get('ref_id')}" for s in srcs]
             out.append(Check("cites", exp.cites in refs, f"cited {refs or 'nothing'}; expected {exp.cites}"))
     if exp.grounded is not None:
-        out.append(Check("grounded", bool(reply.get("grounded", True)) == exp.grounded, f"grounded={reply.get('grounded', True)}"))
+        out.append(
+            Check("grounded", bool(reply.get("grounded", True)) == exp.grounded, f"grounded={reply.get('grounded', True)}")
+        )
     if exp.handoff is not None:
         out.append(Check("handoff", bool(reply.get("handoff")) == exp.handoff, f"handoff={bool(reply.get('handoff'))}"))
     if exp.refused is not None:
         refused = bool(reply.get("refused")) or bool(REFUSAL.search(answer))
         out.append(Check("refused", refused == exp.refused, f"refused={refused}"))
     if exp.pending_action is not None:
-        out.append(Check("pending_action", bool(reply.get("pending_action")) == exp.pending_action,
-                         f"pending_action={reply.get('pending_action')}"))
+        out.append(
+            Check(
+                "pending_action",
+                bool(reply.get("pending_action")) == exp.pending_action,
+                f"pending_action={reply.get('pending_action')}",
+            )
+        )
     if exp.action_filed is not None:
         out.append(Check("action_filed", bool(reply.get("action")) == exp.action_filed, f"action={reply.get('action')}"))
     if exp.signed_in is not None:

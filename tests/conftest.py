@@ -14,6 +14,17 @@ import pytest
 
 from pulse.config import load_settings
 
+#: fixtures that build a workspace, train models or load a language model: a test using one is ``slow``
+SLOW_FIXTURES = {"demo_ws", "writable_ws", "trained_ws", "toolbox", "small_model", "embedder", "live", "default_agent"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the tests that need real data, models or a server ``slow``; ``make test-fast`` runs the others."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 DEMO_LIMIT = 400
 PLUMBING_MODEL = "smollm2-135m"  # fast; for plumbing, not for quality
 DEFAULT_MODEL = load_settings().model
@@ -83,8 +94,15 @@ def trained_ws(demo_ws, tmp_path_factory, settings_factory, embedder) -> Path:
     shutil.copytree(demo_ws, dst)
     s = settings_factory(dst)
     with Workspace.open(dst) as ws:
-        cards = train_all(ws, Index.open(ws, s, embedder), s, embedder,
-                          steps=("sentiment", "recommender", "churn", "topics"), sample=1500, progress=False)
+        cards = train_all(
+            ws,
+            Index.open(ws, s, embedder),
+            s,
+            embedder,
+            steps=("sentiment", "recommender", "churn", "topics"),
+            sample=1500,
+            progress=False,
+        )
     assert not [k for k, c in cards.items() if "skipped" in c], cards
     return dst
 
@@ -167,8 +185,9 @@ def live(trained_ws, tmp_path_factory, settings_factory, webhook_sink):
     """A real ``pulse serve`` app (web UI, support API, OpenAI API) on 127.0.0.1, on a writable copy of the
     trained workspace, with the small plumbing model. Yields ``(base_url, service)``."""
     # short answers: the plumbing model's prose is not what these tests check, and it rambles
-    svc = served_service(trained_ws, tmp_path_factory, settings_factory, PLUMBING_MODEL, webhook_sink[0], max_tokens=96,
-                         staff_token=STAFF_TOKEN)
+    svc = served_service(
+        trained_ws, tmp_path_factory, settings_factory, PLUMBING_MODEL, webhook_sink[0], max_tokens=96, staff_token=STAFF_TOKEN
+    )
     base, server = serve(svc)
     yield base, svc
     server.should_exit = True

@@ -46,9 +46,12 @@ def test_real_spikes_in_all_tweets_match_sql(settings_factory, tmp_path):
             n = ws.query("SELECT count(*) AS n FROM posts WHERE CAST(created_at AS DATE) = ?", [day.date()])[0]["n"]
             prev = ws.query(
                 "SELECT CAST(created_at AS DATE) AS d, count(*) AS n FROM posts WHERE CAST(created_at AS DATE) >= ? "
-                "AND CAST(created_at AS DATE) < ? GROUP BY 1", [(day - pd.Timedelta(days=WINDOW)).date(), day.date()])
+                "AND CAST(created_at AS DATE) < ? GROUP BY 1",
+                [(day - pd.Timedelta(days=WINDOW)).date(), day.date()],
+            )
             daily = pd.Series({r["d"]: r["n"] for r in prev}).reindex(
-                [d.date() for d in pd.date_range(day - pd.Timedelta(days=WINDOW), periods=WINDOW)], fill_value=0)
+                [d.date() for d in pd.date_range(day - pd.Timedelta(days=WINDOW), periods=WINDOW)], fill_value=0
+            )
             assert a["count"] == n and a["baseline"] == round(float(daily.median()), 1)
             assert a["z"] >= Z
         assert len({a["id"] for a in found}) == len(found)  # stable, unique ids

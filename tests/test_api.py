@@ -8,6 +8,9 @@ document id, a non-string content part, control characters in the path, and join
 
 from __future__ import annotations
 
+import json
+import time
+
 import httpx
 import pytest
 
@@ -45,9 +48,14 @@ def test_models_list(client):
 
 def test_chat_completion_answers_with_the_agent(client, live):
     _, svc = live
-    r = client.chat.completions.create(model="pulse", messages=[
-        {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": "how many orders did customer 42 place?"}], user="t-openai")
+    r = client.chat.completions.create(
+        model="pulse",
+        messages=[
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": "how many orders did customer 42 place?"},
+        ],
+        user="t-openai",
+    )
     text = r.choices[0].message.content
     assert text and r.choices[0].finish_reason == "stop"
     pulse = r.model_extra["pulse"]
@@ -78,8 +86,11 @@ def test_chat_completion_bad_input(live, client, auth):
     assert r.status_code == 400 and "user message" in r.json()["error"]["message"]
     r = httpx.post(base + "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json", **auth})
     assert r.status_code == 422
-    r = httpx.post(base + "/v1/chat/completions", headers=auth,
-                   json={"messages": [{"role": "user", "content": [{"type": "text", "text": {"not": "a string"}}]}]})
+    r = httpx.post(
+        base + "/v1/chat/completions",
+        headers=auth,
+        json={"messages": [{"role": "user", "content": [{"type": "text", "text": {"not": "a string"}}]}]},
+    )
     assert r.status_code == 400 and "string" in r.json()["error"]["message"]
 
 
@@ -118,9 +129,18 @@ def test_a_configured_server_key_is_the_one_required(live):
 # -- the guard: secure by default ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method, path", [("GET", "/"), ("GET", "/v1/models"), ("POST", "/v1/chat/completions"),
-                                          ("GET", "/doc/1"), ("GET", "/metrics"), ("GET", "/api/docs"),
-                                          ("GET", "/gradio_api/info")])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/"),
+        ("GET", "/v1/models"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/doc/1"),
+        ("GET", "/metrics"),
+        ("GET", "/api/docs"),
+        ("GET", "/gradio_api/info"),
+    ],
+)
 def test_every_analyst_route_is_closed_without_the_key(live, method, path):
     base, _ = live
     r = httpx.request(method, base + path, json={"messages": [{"role": "user", "content": "hi"}]})
@@ -182,8 +202,9 @@ def test_cors_only_for_configured_widget_origins(live, auth):
     base, _ = live
     r = httpx.get(base + "/healthz", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
-    r = httpx.options(base + "/support/sessions", headers={"Origin": "https://evil.example",
-                                                          "Access-Control-Request-Method": "POST"})
+    r = httpx.options(
+        base + "/support/sessions", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "access-control-allow-origin" not in r.headers
 
 
@@ -216,3 +237,43 @@ def test_a_conversation_name_does_not_join_another_clients_conversation(live, ke
     theirs = c.post("/v1/chat/completions", json=body, headers={"Authorization": "Bearer second-key"})
     a, b = mine.json()["pulse"]["conversation_id"], theirs.json()["pulse"]["conversation_id"]
     assert a != b and a.endswith("-shared-name") and b.endswith("-shared-name")
+    # feedback: a client may rate the answers of its own conversations only; another's id reads as unknown
+    mid = mine.json()["pulse"]["message_id"]
+    ok = httpx.post(base + "/v1/feedback", json={"message_id": mid, "rating": 1}, headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 201 and svc.log.feedback()[-1]["message_id"] == mid
+    stranger = c.post("/v1/feedback", json={"message_id": mid, "rating": -1}, headers={"Authorization": "Bearer second-key"})
+    missing = c.post("/v1/feedback", json={"message_id": 10**12, "rating": -1}, headers={"Authorization": "Bearer second-key"})
+    assert stranger.status_code == missing.status_code == 404 and stranger.json() == missing.json()
+    assert svc.log.feedback()[-1]["rating"] == 1  # the stranger's rating was not stored
+    for bad in (
+        {"message_id": mid, "rating": 5},
+        {"message_id": "x", "rating": 1},
+        {"message_id": mid, "rating": 1, "comment": "x" * 5000},
+    ):
+        assert httpx.post(base + "/v1/feedback", json=bad, headers={"Authorization": f"Bearer {key}"}).status_code == 422
+    assert httpx.post(base + "/v1/feedback", json={"message_id": mid, "rating": 1}).status_code == 401
+
+
+def test_a_client_that_hangs_up_mid_stream_stops_the_model(live, key):
+    """Over real HTTP: uvicorn drops writes to a closed connection silently, so without a check the turn ran to
+    its end for nobody. The hung-up turn must be cancelled, not finished and logged."""
+    base, svc = live
+    body = {
+        "model": "pulse",
+        "user": "hang-up",
+        "stream": True,
+        "messages": [{"role": "user", "content": "what do reviewers say about how the sweaters wash?"}],
+    }
+    before = svc.metrics.cancelled.labels(channel="openai")._value.get()
+    with httpx.stream(
+        "POST", base + "/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=300
+    ) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: {") and json.loads(line[6:])["choices"][0]["delta"].get("content"):
+                break  # the quotes are on screen; the generator is starting: leave now
+    deadline = time.time() + 120
+    while time.time() < deadline and svc.metrics.cancelled.labels(channel="openai")._value.get() == before:
+        time.sleep(0.2)
+    assert svc.metrics.cancelled.labels(channel="openai")._value.get() == before + 1
+    conv = [c for c in svc.log.conversations(channel="openai", limit=500) if c["id"].endswith("-hang-up")]
+    assert not conv or not [m for m in svc.log.messages(conv[0]["id"]) if m["role"] == "assistant"]

@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 
-
 def pulse(*args, env=None, timeout=600):
     e = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "pulse.cli", *args], capture_output=True, text=True, env=e, timeout=timeout)
@@ -39,7 +38,8 @@ def test_ingest_good_file_is_searchable(writable_ws, tmp_path):
     f.write_text(json.dumps({"review_id": "cli-1", "text": "The velvet blazer sheds glitter everywhere", "rating": 2}) + "\n")
     r = pulse("--workspace", str(writable_ws), "ingest", "--kind", "reviews", str(f), "--map", "rating=rating")
     assert r.returncode == 0, r.stderr
-    assert "1 new" in r.stdout and "1 documents embedded" in r.stdout
+    assert "1 new" in r.stdout and "1 embedded" in r.stdout
+    assert "columns: review_id -> review_id, rating -> rating, text -> text" in r.stdout  # the mapping it used
 
 
 def test_ask_json_has_the_documented_shape(demo_ws):
@@ -55,8 +55,13 @@ def test_ask_rejects_a_50kb_message(demo_ws):
 
 
 def test_chat_streams_answers_and_keeps_the_session(demo_ws):
-    p = subprocess.run([sys.executable, "-m", "pulse.cli", "--workspace", str(demo_ws), "--model", "smollm2-135m", "chat"],
-                       input="hello!\n" + "z" * 5000 + "\n/quit\n", capture_output=True, text=True, timeout=600)
+    p = subprocess.run(
+        [sys.executable, "-m", "pulse.cli", "--workspace", str(demo_ws), "--model", "smollm2-135m", "chat"],
+        input="hello!\n" + "z" * 5000 + "\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("pulse> ") == 2 and "error: the message is 5,000 characters long" in p.stdout
     assert "session " in p.stdout  # the turn summary names the session the next turn continues

@@ -1,4 +1,3 @@
-
 import pytest
 from pydantic import ValidationError
 
@@ -11,10 +10,10 @@ def test_precedence_defaults_toml_env_overrides(tmp_path, monkeypatch):
     monkeypatch.setenv("PULSE_CONFIG", str(cfg))
     monkeypatch.setenv("PULSE_MODEL", "qwen2.5-coder-0.5b")
     s = load_settings(top_k=3)
-    assert s.threads == 1                      # from TOML
-    assert s.model == "qwen2.5-coder-0.5b"     # env beats TOML
-    assert s.top_k == 3                        # explicit beats env
-    assert s.backend == "llamacpp"             # default
+    assert s.threads == 1  # from TOML
+    assert s.model == "qwen2.5-coder-0.5b"  # env beats TOML
+    assert s.top_k == 3  # explicit beats env
+    assert s.backend == "llamacpp"  # default
 
 
 def test_bad_values_are_rejected_with_the_field_name(monkeypatch):

@@ -9,23 +9,26 @@ from agent.dates import describe_dates, resolve_dates, with_ranges
 TODAY = date(1998, 7, 1)  # the day after the demo's newest order
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("orders in March 1998", [("March 1998", "1998-03-01", "1998-04-01")]),
-    ("revenue for Q4 1997", [("Q4 1997", "1997-10-01", "1998-01-01")]),  # the year rolls over
-    ("the third quarter of 1997", [("the third quarter of 1997", "1997-07-01", "1997-10-01")]),
-    ("the second half of 1997", [("the second half of 1997", "1997-07-01", "1998-01-01")]),
-    ("H1 1998", [("H1 1998", "1998-01-01", "1998-07-01")]),
-    ("sales in Sept. 1997", [("Sept. 1997", "1997-09-01", "1997-10-01")]),
-    ("posts during 2016", [("2016", "2016-01-01", "2017-01-01")]),
-    ("last quarter", [("last quarter", "1998-04-01", "1998-07-01")]),
-    ("this quarter", [("this quarter", "1998-07-01", "1998-10-01")]),
-    ("last month", [("last month", "1998-06-01", "1998-07-01")]),
-    ("previous year", [("previous year", "1997-01-01", "1998-01-01")]),
-    ("the last 14 days", [("last 14 days", "1998-06-17", "1998-07-01")]),
-    ("Q1 1998 vs Q1 1997", [("Q1 1998", "1998-01-01", "1998-04-01"), ("Q1 1997", "1997-01-01", "1997-04-01")]),
-    ("customer 1997 and order 2016-01-02", []),  # ids and ISO dates are not phrases to resolve
-    ("what do people say about dresses?", []),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("orders in March 1998", [("March 1998", "1998-03-01", "1998-04-01")]),
+        ("revenue for Q4 1997", [("Q4 1997", "1997-10-01", "1998-01-01")]),  # the year rolls over
+        ("the third quarter of 1997", [("the third quarter of 1997", "1997-07-01", "1997-10-01")]),
+        ("the second half of 1997", [("the second half of 1997", "1997-07-01", "1998-01-01")]),
+        ("H1 1998", [("H1 1998", "1998-01-01", "1998-07-01")]),
+        ("sales in Sept. 1997", [("Sept. 1997", "1997-09-01", "1997-10-01")]),
+        ("posts during 2016", [("2016", "2016-01-01", "2017-01-01")]),
+        ("last quarter", [("last quarter", "1998-04-01", "1998-07-01")]),
+        ("this quarter", [("this quarter", "1998-07-01", "1998-10-01")]),
+        ("last month", [("last month", "1998-06-01", "1998-07-01")]),
+        ("previous year", [("previous year", "1997-01-01", "1998-01-01")]),
+        ("the last 14 days", [("last 14 days", "1998-06-17", "1998-07-01")]),
+        ("Q1 1998 vs Q1 1997", [("Q1 1998", "1998-01-01", "1998-04-01"), ("Q1 1997", "1997-01-01", "1997-04-01")]),
+        ("customer 1997 and order 2016-01-02", []),  # ids and ISO dates are not phrases to resolve
+        ("what do people say about dresses?", []),
+    ],
+)
 def test_phrases_resolve_to_exclusive_ranges(text, expected):
     got = [(s.phrase, s.start.isoformat(), s.end.isoformat()) for s in resolve_dates(text, TODAY)]
     assert got == expected
@@ -38,8 +41,10 @@ def test_relative_phrases_cross_year_boundaries():
 
 
 def test_the_semantic_router_compares_the_text_with_ranges_in_place():
-    assert with_ranges("revenue last month vs Q1 1998?", TODAY) == \
-        "revenue from 1998-06-01 to 1998-07-01 vs from 1998-01-01 to 1998-04-01?"
+    assert (
+        with_ranges("revenue last month vs Q1 1998?", TODAY)
+        == "revenue from 1998-06-01 to 1998-07-01 vs from 1998-01-01 to 1998-04-01?"
+    )
     assert with_ranges("no dates here", TODAY) == "no dates here"
 
 
@@ -61,8 +66,10 @@ def test_the_router_is_shown_the_ranges_counted_from_the_workspace(demo_ws, sett
         small_model.complete = real
         agent._sessions.close()
     user = seen[0][-1]["content"]
-    assert "Dates in this message: last quarter = 1998-04-01 to 1998-07-01 (end exclusive); " \
-           "Q3 1997 = 1997-07-01 to 1997-10-01 (end exclusive)." in user
+    assert (
+        "Dates in this message: last quarter = 1998-04-01 to 1998-07-01 (end exclusive); "
+        "Q3 1997 = 1997-07-01 to 1997-10-01 (end exclusive)." in user
+    )
     pinned = Agent(settings_factory(demo_ws, today="2016-12-25"), ws, Index.open(ws, s), small_model)
     assert pinned.today == date(2016, 12, 25)
     pinned._sessions.close()

@@ -40,14 +40,16 @@ def _interaction(channel_id=4242, user_id=7):
     inter.channel_id = channel_id
     inter.response.defer = AsyncMock(side_effect=lambda **kw: events.append(("defer", time.monotonic(), kw)))
     inter.response.send_message = AsyncMock(side_effect=lambda *a, **kw: events.append(("send_message", time.monotonic(), kw)))
-    inter.followup.send = AsyncMock(side_effect=lambda *a, **kw: events.append(("followup", time.monotonic(), {"content": a[0] if a else None, **kw})))
+    inter.followup.send = AsyncMock(
+        side_effect=lambda *a, **kw: events.append(("followup", time.monotonic(), {"content": a[0] if a else None, **kw}))
+    )
     return inter, events
 
 
 def test_split_5000_characters_on_lines_keeping_the_code_fence_whole():
     prose = "\n".join(f"Line {i}: " + "words " * 14 for i in range(40))
     fence = "```python\n" + "\n".join(f"print('row {i}')" for i in range(40)) + "\n```"
-    text = prose[:2500] + "\n" + fence + "\n" + prose[:2500 - len(fence)]
+    text = prose[:2500] + "\n" + fence + "\n" + prose[: 2500 - len(fence)]
     assert len(text) >= 5000
     parts = split_message(text)
     assert len(parts) >= 3 and all(len(p) < LIMIT for p in parts)
@@ -72,14 +74,17 @@ async def test_render_attaches_charts_and_sources(bot, live):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("name,kwargs,tool", [
-    ("ask", {"question": "how many orders did customer 42 place?"}, None),
-    ("sentiment", {"subject": None, "by": "month"}, "sentiment"),
-    ("topics", {"subject": None, "kind": "review"}, "topics"),
-    ("forecast", {"metric": "orders", "horizon": "next month"}, "forecast"),
-    ("recommend", {"user_id": "ml-1", "item_id": None}, "recommend"),
-    ("alerts", {"limit": 5}, "alerts"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,tool",
+    [
+        ("ask", {"question": "how many orders did customer 42 place?"}, None),
+        ("sentiment", {"subject": None, "by": "month"}, "sentiment"),
+        ("topics", {"subject": None, "kind": "review"}, "topics"),
+        ("forecast", {"metric": "orders", "horizon": "next month"}, "forecast"),
+        ("recommend", {"user_id": "ml-1", "item_id": None}, "recommend"),
+        ("alerts", {"limit": 5}, "alerts"),
+    ],
+)
 async def test_slash_commands_defer_then_answer_through_the_agent(bot, live, name, kwargs, tool):
     _, svc = live
     inter, events = _interaction()
@@ -126,10 +131,14 @@ async def test_errors_are_answered_in_the_channel(bot):
 @pytest.mark.asyncio
 async def test_alert_spike_is_posted_once(bot, live, tmp_path):
     _, svc = live
-    rows = [{"post_id": f"quiet-{d}", "text": f"An ordinary day {d} at the shop.", "created_at": f"2031-01-{d:02d} 12:00:00"}
-            for d in range(1, 29)]
-    rows += [{"post_id": f"spike-{i}", "text": f"Everyone is talking about the flash sale! #{i}", "created_at": "2031-01-29 12:00:00"}
-             for i in range(40)]
+    rows = [
+        {"post_id": f"quiet-{d}", "text": f"An ordinary day {d} at the shop.", "created_at": f"2031-01-{d:02d} 12:00:00"}
+        for d in range(1, 29)
+    ]
+    rows += [
+        {"post_id": f"spike-{i}", "text": f"Everyone is talking about the flash sale! #{i}", "created_at": "2031-01-29 12:00:00"}
+        for i in range(40)
+    ]
     f = tmp_path / "spike.jsonl"
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     svc.import_file(f, "posts", progress=False)

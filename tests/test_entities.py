@@ -21,7 +21,9 @@ def test_named_entities_from_the_packaged_spacy_model():
 
 def test_catalog_mentions_use_the_workspace_products(toolbox):
     match = catalog_matcher(toolbox.ctx.ws)
-    title = toolbox.ctx.ws.query("SELECT name FROM products WHERE department = 'Movies' AND name LIKE '% % (%' ORDER BY name LIMIT 1")[0]["name"]
+    title = toolbox.ctx.ws.query(
+        "SELECT name FROM products WHERE department = 'Movies' AND name LIKE '% % (%' ORDER BY name LIMIT 1"
+    )[0]["name"]
     bare = title.rsplit(" (", 1)[0]
     found = match(f"Watched {bare} again, and bought two new dresses")
     assert ("product", title) in found and ("category", "Dresses") in found
@@ -46,7 +48,7 @@ def test_tool_counts_match_a_regex_count_in_sql(toolbox):
     assert tags, r.summary
     tag, n = max(tags.items(), key=lambda kv: kv[1])
     truth = toolbox.ctx.ws.query(
-        "SELECT count(*) AS n FROM documents WHERE kind = 'post' AND regexp_matches(lower(text), ?)",
-        [tag + r"\b"])[0]["n"]
+        "SELECT count(*) AS n FROM documents WHERE kind = 'post' AND regexp_matches(lower(text), ?)", [tag + r"\b"]
+    )[0]["n"]
     assert n == truth
     assert r.chart["type"] == "bar" and any(x["type"] in ("person", "org", "gpe") for x in r.data["top"])

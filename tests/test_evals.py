@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PLUMBING_MODEL
 
 from evals.report import compare, load_run
 from evals.runner import totals
 from evals.suite import REFUSAL, Expect, SuiteError, check_turn, load_suite
 from tools import REGISTRY, SUPPORT_TOOLS
-
-from conftest import PLUMBING_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = ROOT / "evals" / "suites"
@@ -30,8 +29,14 @@ SMOKE_FLOOR = 0.6  # the plumbing model on the CI workspace; the smoke cases are
 def pulse(*args, env=None, timeout=900):
     import os
 
-    return subprocess.run([sys.executable, "-m", "pulse.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "pulse.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 # -- the shipped suites ----------------------------------------------------------------------------
@@ -76,22 +81,34 @@ def test_the_readme_example_suite_is_the_shipped_file_and_loads():
 
 def test_no_eval_question_appears_in_the_agent_code_or_prompts():
     """Suites are data: a question copied into a prompt, a router example or a tool would be a special case."""
-    code = "\n".join(p.read_text().lower() for d in ("agent", "tools", "bots", "pulse", "retrieval")
-                     for p in (ROOT / d).rglob("*") if p.suffix in (".py", ".md", ".yaml", ".jsonl") and p.is_file())
-    questions = {t.user.strip().lower() for p in SUITES.glob("*.yaml") for c in load_suite(p).cases
-                 for t in c.turns if t.user and len(t.user.strip()) > 20}
+    code = "\n".join(
+        p.read_text().lower()
+        for d in ("agent", "tools", "bots", "pulse", "retrieval")
+        for p in (ROOT / d).rglob("*")
+        if p.suffix in (".py", ".md", ".yaml", ".jsonl") and p.is_file()
+    )
+    questions = {
+        t.user.strip().lower()
+        for p in SUITES.glob("*.yaml")
+        for c in load_suite(p).cases
+        for t in c.turns
+        if t.user and len(t.user.strip()) > 20
+    }
     copied = sorted(q for q in questions if q in code)
     assert not copied, f"eval questions found in the agent's code or prompts: {copied}"
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("suite: x\ncases: [", "not valid YAML"),
-    ("suite: x\ncases:\n- id: a\n  turns: [{user: hi, expect: {tool: none, colour: red}}]", "[a].turns.0.expect.colour"),
-    ("suite: x\npersona: support\ncases:\n- id: b\n  turns: [{user: hi}]", "needs `customer`"),
-    ("suite: x\ncases:\n- {id: a, turns: [{user: hi}]}\n- {id: a, turns: [{user: ho}]}", "appears twice"),
-    ("suite: x\ncases:\n- id: n\n  turns: [{user: hi, expect: {number: {tol: 1}}}]", "exactly one of value or sql"),
-    ("suite: x\ncases:\n- id: t\n  turns: [{expect: {tool: none}}]", "exactly one of user"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("suite: x\ncases: [", "not valid YAML"),
+        ("suite: x\ncases:\n- id: a\n  turns: [{user: hi, expect: {tool: none, colour: red}}]", "[a].turns.0.expect.colour"),
+        ("suite: x\npersona: support\ncases:\n- id: b\n  turns: [{user: hi}]", "needs `customer`"),
+        ("suite: x\ncases:\n- {id: a, turns: [{user: hi}]}\n- {id: a, turns: [{user: ho}]}", "appears twice"),
+        ("suite: x\ncases:\n- id: n\n  turns: [{user: hi, expect: {number: {tol: 1}}}]", "exactly one of value or sql"),
+        ("suite: x\ncases:\n- id: t\n  turns: [{expect: {tool: none}}]", "exactly one of user"),
+    ],
+)
 def test_malformed_suites_are_refused_with_the_case_and_field(tmp_path, text, problem):
     f = tmp_path / "bad.yaml"
     f.write_text(text)
@@ -116,31 +133,54 @@ def test_checks_pass_a_right_answer_and_fail_a_wrong_one_against_real_sql(sql):
     n = sql("SELECT count(*) FROM orders WHERE customer_id = '42'")
     first = sql("SELECT min(order_date) FROM orders WHERE customer_id = '42'")
     spend = sql("SELECT sum(total) FROM orders WHERE customer_id = '42'")
-    exp = Expect.model_validate({
-        "tool": "shop_lookup", "args": {"id": {"equals": "42"}, "entity": {"one_of": ["customer", "orders"]}},
-        "number": {"sql": "SELECT sum(total) FROM orders WHERE customer_id = '42'", "tol": 0.01},
-        "contains": [{"sql": "SELECT CAST(min(order_date) AS VARCHAR) FROM orders WHERE customer_id = '42'"}],
-        "cites": True, "grounded": True, "latency_s": 10})
+    exp = Expect.model_validate(
+        {
+            "tool": "shop_lookup",
+            "args": {"id": {"equals": "42"}, "entity": {"one_of": ["customer", "orders"]}},
+            "number": {"sql": "SELECT sum(total) FROM orders WHERE customer_id = '42'", "tol": 0.01},
+            "contains": [{"sql": "SELECT CAST(min(order_date) AS VARCHAR) FROM orders WHERE customer_id = '42'"}],
+            "cites": True,
+            "grounded": True,
+            "latency_s": 10,
+        }
+    )
     call = {"name": "shop_lookup", "args": {"id": "42", "entity": "customer"}}
-    good = {"answer": f"Customer 42 placed {n} orders, the first on {first}, and spent ${spend:,.2f} in total [1].",
-            "tool_calls": [call],
-            "sources": [{"n": 1, "kind": "review", "ref_id": "r1"}], "grounded": True}
+    good = {
+        "answer": f"Customer 42 placed {n} orders, the first on {first}, and spent ${spend:,.2f} in total [1].",
+        "tool_calls": [call],
+        "sources": [{"n": 1, "kind": "review", "ref_id": "r1"}],
+        "grounded": True,
+    }
     checks = check_turn(exp, good, sql, latency_s=3.0)
     assert [c.check for c in checks] == ["tool", "args", "contains", "number", "cites", "grounded", "latency"]
     assert all(c.ok for c in checks), [c.to_dict() for c in checks if not c.ok]
 
-    bad = {"answer": f"Customer 42 spent ${spend + 5:,.2f}.", "grounded": False, "sources": [],
-           "tool_calls": [{"name": "sql_query", "args": {"sql": "SELECT 1"}}]}
+    bad = {
+        "answer": f"Customer 42 spent ${spend + 5:,.2f}.",
+        "grounded": False,
+        "sources": [],
+        "tool_calls": [{"name": "sql_query", "args": {"sql": "SELECT 1"}}],
+    }
     failed = {c.check: c.detail for c in check_turn(exp, bad, sql, latency_s=30.0) if not c.ok}
     assert set(failed) == {"tool", "args", "contains", "number", "cites", "grounded", "latency"}
     assert f"expected {spend:g}" in failed["number"] and "called sql_query" in failed["tool"]
 
 
-@pytest.mark.parametrize("rule, value, ok", [
-    ({"equals": "42"}, "#42 ", False), ({"equals": "42"}, " 42", True), ({"contains": "dress"}, "Summer Dresses", True),
-    ({"one_of": ["review", "post"]}, "any", False), ({"range": [1, 10]}, 12, False), ({"range": [1, 10]}, "7", True),
-    ({"matches": "^2016"}, "2016-01-01", True), ({"matches": "^2016"}, "2015-12-31", False),
-    ({"absent": True}, None, True), ({"absent": True}, "x", False)])
+@pytest.mark.parametrize(
+    "rule, value, ok",
+    [
+        ({"equals": "42"}, "#42 ", False),
+        ({"equals": "42"}, " 42", True),
+        ({"contains": "dress"}, "Summer Dresses", True),
+        ({"one_of": ["review", "post"]}, "any", False),
+        ({"range": [1, 10]}, 12, False),
+        ({"range": [1, 10]}, "7", True),
+        ({"matches": "^2016"}, "2016-01-01", True),
+        ({"matches": "^2016"}, "2015-12-31", False),
+        ({"absent": True}, None, True),
+        ({"absent": True}, "x", False),
+    ],
+)
 def test_argument_rules(rule, value, ok):
     exp = Expect.model_validate({"args": {"a": rule}})
     args = {} if value is None else {"a": value}
@@ -149,8 +189,11 @@ def test_argument_rules(rule, value, ok):
 
 
 def test_citations_refusals_and_handoffs():
-    reply = {"answer": "Returns are accepted within 30 days [2].", "tool_calls": [{"name": "shop_policy", "args": {}}],
-             "sources": [{"n": 1, "kind": "help", "ref_id": "shipping"}, {"n": 2, "kind": "help", "ref_id": "returns"}]}
+    reply = {
+        "answer": "Returns are accepted within 30 days [2].",
+        "tool_calls": [{"name": "shop_policy", "args": {}}],
+        "sources": [{"n": 1, "kind": "help", "ref_id": "shipping"}, {"n": 2, "kind": "help", "ref_id": "returns"}],
+    }
     assert check_turn(Expect(cites="help:returns"), reply, None)[0].ok
     assert not check_turn(Expect(cites="help:shipping"), reply, None)[0].ok  # listed, but not the one cited
     assert REFUSAL.search("I cannot share another customer's orders.") and not REFUSAL.search("Your order shipped.")
@@ -161,9 +204,22 @@ def test_citations_refusals_and_handoffs():
 
 def test_totals_pass_k_counts_a_case_only_if_every_repeat_passed():
     def run(case, rep, passed, tool_ok=True):
-        return {"suite": "s", "id": case, "repeat": rep, "split": "dev", "passed": passed, "turns": [
-            {"user": "q", "tool_calls": [{"name": "x"}], "grounded": passed, "latency_s": 1.0 + rep,
-             "checks": [{"check": "tool", "ok": tool_ok}, {"check": "number", "ok": passed}]}]}
+        return {
+            "suite": "s",
+            "id": case,
+            "repeat": rep,
+            "split": "dev",
+            "passed": passed,
+            "turns": [
+                {
+                    "user": "q",
+                    "tool_calls": [{"name": "x"}],
+                    "grounded": passed,
+                    "latency_s": 1.0 + rep,
+                    "checks": [{"check": "tool", "ok": tool_ok}, {"check": "number", "ok": passed}],
+                }
+            ],
+        }
 
     t = totals([run("a", 0, True), run("a", 1, True), run("b", 0, True), run("b", 1, False, tool_ok=False)])
     assert t["pass_rate"] == 0.75 and t["pass_k"] == 0.5 and t["cases"] == 2 and t["runs"] == 4
@@ -181,9 +237,21 @@ def smoke(trained_ws, tmp_path_factory):
     shutil.copytree(trained_ws, ws)
     reviews_before = _count(ws, "reviews")
     reports = tmp_path_factory.mktemp("runs")
-    r = pulse("--workspace", str(ws), "eval", *(str(SUITES / f"{n}.yaml") for n in ("analyst", "support", "chitchat")),
-              "--tag", "smoke", "--model", PLUMBING_MODEL, "--report", str(reports), "--fail-under", str(SMOKE_FLOOR),
-              env={"PULSE_MAX_TOKENS": "96"})
+    r = pulse(
+        "--workspace",
+        str(ws),
+        "eval",
+        *(str(SUITES / f"{n}.yaml") for n in ("analyst", "support", "chitchat")),
+        "--tag",
+        "smoke",
+        "--model",
+        PLUMBING_MODEL,
+        "--report",
+        str(reports),
+        "--fail-under",
+        str(SMOKE_FLOOR),
+        env={"PULSE_MAX_TOKENS": "96"},
+    )
     return {"ws": ws, "reports": reports, "proc": r, "reviews_before": reviews_before}
 
 
@@ -220,8 +288,10 @@ def test_smoke_suite_passes_its_floor_and_writes_every_report(smoke):
     assert all(f">{c['id']}<" in page for c in run["cases"]) and "id=q" in page
     with sqlite3.connect(folder / "conversations.sqlite") as db:
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] >= 2 * sum(
-            len([x for x in c["turns"] if not x["user"].startswith("(sign in")]) for c in run["cases"]
-            if c["persona"] == "analyst")
+            len([x for x in c["turns"] if not x["user"].startswith("(sign in")])
+            for c in run["cases"]
+            if c["persona"] == "analyst"
+        )
 
 
 def test_setup_rows_go_to_a_scratch_copy_never_the_workspace(smoke):
@@ -264,7 +334,10 @@ def test_compare_shows_what_changed_between_two_runs(smoke, tmp_path):
     r = pulse("eval", "--report", str(smoke["reports"]), "--compare", a["run_id"], "latest")
     assert r.returncode == 0, r.stderr
     assert "## Now failing (1)" in r.stdout and f"{flip['suite']}/{flip['id']}" in r.stdout
-    assert "another-model" in r.stdout and f"| pass rate | {a['totals']['pass_rate']:.3f} | {b['totals']['pass_rate']:.3f}" in r.stdout
+    assert (
+        "another-model" in r.stdout
+        and f"| pass rate | {a['totals']['pass_rate']:.3f} | {b['totals']['pass_rate']:.3f}" in r.stdout
+    )
     assert load_run("previous", smoke["reports"])["run_id"] == a["run_id"]
     assert "Now passing (1)" in compare(b, a)
     r = pulse("eval", "--report", str(smoke["reports"]), "--compare", "nope", "latest")
@@ -273,12 +346,24 @@ def test_compare_shows_what_changed_between_two_runs(smoke, tmp_path):
 
 def test_component_floors_fail_the_exit_code_with_the_reason(trained_ws, tmp_path):
     floors = tmp_path / "floors.yaml"
-    floors.write_text("suite: floors\nkind: components\ncases:\n"
-                      "- {id: churn-real, component: churn, metric: AUC, min: 0.5}\n"
-                      "- {id: churn-impossible, component: churn, metric: AUC, min: 1.01}\n"
-                      "- {id: recall-vs-popularity, component: recommendation, metric: recall@10, beat_baseline: true}\n")
-    r = pulse("--workspace", str(trained_ws), "eval", str(floors), "--model", PLUMBING_MODEL, "--report", str(tmp_path / "r"),
-              "--fail-under", "1.0")
+    floors.write_text(
+        "suite: floors\nkind: components\ncases:\n"
+        "- {id: churn-real, component: churn, metric: AUC, min: 0.5}\n"
+        "- {id: churn-impossible, component: churn, metric: AUC, min: 1.01}\n"
+        "- {id: recall-vs-popularity, component: recommendation, metric: recall@10, beat_baseline: true}\n"
+    )
+    r = pulse(
+        "--workspace",
+        str(trained_ws),
+        "eval",
+        str(floors),
+        "--model",
+        PLUMBING_MODEL,
+        "--report",
+        str(tmp_path / "r"),
+        "--fail-under",
+        "1.0",
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAIL floors/churn-impossible: floor:" in r.stdout and ">= 1.01" in r.stdout
     assert "FAIL floors/churn-real" not in r.stdout and "below --fail-under 1.0" in r.stderr

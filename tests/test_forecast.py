@@ -9,12 +9,22 @@ import json
 import pandas as pd
 import pytest
 
-from tools.forecast import ForecastError, forecast_series, orders_series, parse_horizon, read_series_csv
+from tools.forecast import ForecastError, describe, forecast_series, orders_series, parse_horizon, read_series_csv
 from tools.train import evaluate_forecasts, public_series
 
 
-@pytest.mark.parametrize("text,freq,n", [("next quarter", "W", 13), ("next quarter", "D", 91), ("next quarter", "M", 3),
-                                         ("6 weeks", "D", 42), ("two months", "W", 9), ("next year", "M", 12), ("8", "W", 8)])
+@pytest.mark.parametrize(
+    "text,freq,n",
+    [
+        ("next quarter", "W", 13),
+        ("next quarter", "D", 91),
+        ("next quarter", "M", 3),
+        ("6 weeks", "D", 42),
+        ("two months", "W", 9),
+        ("next year", "M", 12),
+        ("8", "W", 8),
+    ],
+)
 def test_horizons_in_words(text, freq, n):
     assert parse_horizon(text, freq) == n
 
@@ -28,15 +38,52 @@ def test_weekly_orders_forecast_has_ordered_intervals(demo_ws):
     from workspace import Workspace
 
     with Workspace.open(demo_ws, read_only=True) as ws:
-        s = orders_series(ws, "W", "orders")
-        truth = ws.query("SELECT count(*) AS n FROM orders")[0]["n"]
-    assert s["y"].sum() == truth  # every order counted once, no week missing
+        s, notes = orders_series(ws, "W", "orders", with_notes=True)
+        lo, hi = s["ds"].min(), s["ds"].max() + pd.Timedelta(days=7)
+        truth = ws.query("SELECT count(*) AS n FROM orders WHERE order_date >= ? AND order_date < ?", [lo, hi])[0]["n"]
+        first, last = ws.query("SELECT min(order_date) AS a, max(order_date) AS b FROM orders")[0].values()
+    assert s["y"].sum() == truth  # every order of the complete weeks counted once, no week missing
     assert (s["ds"].diff().dropna() == pd.Timedelta(days=7)).all()
-    r = forecast_series(s, 13, "W", name="orders")
+    # CDNOW starts on a Wednesday and ends on a Monday: both weeks are partial, left out, and said so
+    assert pd.Timestamp(first).weekday() != 0 and lo > pd.Timestamp(first) and hi <= pd.Timestamp(last)
+    assert len(notes) == 2 and "incomplete" in notes[0]
+    r = forecast_series(s, 13, "W", name="orders", notes=notes)
+    assert r["left_out"] == notes
     assert len(r["forecast"]) == 13 and r["model"] in r["backtest"] and "SeasonalNaive" in r["backtest"]
     for p in r["forecast"]:
-        assert p["lo_95"] <= p["lo_80"] <= p["yhat"] <= p["hi_80"] <= p["hi_95"]
+        assert 0 <= p["lo_95"] <= p["lo_80"] <= p["yhat"] <= p["hi_80"] <= p["hi_95"]  # a count never goes below 0
     assert r["chart"]["type"] == "forecast" and r["chart"]["forecast"] == r["forecast"]
+    assert "Combo" in r["backtest"]  # the combination of the models is a candidate beside each model
+
+
+def test_a_partial_last_week_is_left_out_and_counts_stay_nonnegative(tmp_path):
+    """Daily counts that stop on a Tuesday: the last week has two days, and must not read as a collapse."""
+    days = pd.date_range("2023-01-02", "2024-03-05", freq="D")  # a Monday to a Tuesday
+    rng = __import__("numpy").random.default_rng(0)
+    y = rng.poisson(3, len(days))  # small counts with zeros: an unconstrained model's 95% band dips below 0
+    f = tmp_path / "daily.csv"
+    pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "orders": y}).to_csv(f, index=False)
+    s, notes = read_series_csv(f, "W", with_notes=True)
+    assert s["ds"].iloc[-1] == pd.Timestamp("2024-02-26") and notes == [
+        "the last week (from 2024-03-04) is incomplete: the data ends 2024-03-05"
+    ]
+    assert s["y"].iloc[-1] == y[(days >= "2024-02-26") & (days < "2024-03-04")].sum()
+    r = forecast_series(s, 8, "W", notes=notes)
+    assert all(p["lo_95"] >= 0 for p in r["forecast"]) and "incomplete" in describe(r)
+    d = read_series_csv(f, "D")  # at its own frequency nothing is partial
+    assert len(d) == len(days)
+
+
+def test_quarterly_and_yearly_series(settings_factory, tmp_path):
+    monthly = public_series(settings_factory(tmp_path).cache_dir)["AirPassengers"]
+    f = tmp_path / "air.csv"
+    monthly.to_csv(f, index=False)
+    q = read_series_csv(f, "Q")
+    assert len(q) == len(monthly) // 3 and q["y"].sum() == monthly["y"].sum()
+    r = forecast_series(q, parse_horizon("next year", "Q"), "Q", name="air")
+    assert len(r["forecast"]) == 4 and r["season_length"] == 4 and "next 4 quarters" in describe(r)
+    yr = read_series_csv(f, "Y")
+    assert len(yr) == 12 and forecast_series(yr, 2, "Y")["freq"] == "Y"
 
 
 def test_backtested_choice_beats_seasonal_naive_on_held_out_months(settings_factory, tmp_path):

@@ -16,8 +16,16 @@ import pytest
 from bots.guard import server_key
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _chromium() -> str:
@@ -79,7 +87,9 @@ def _import(page, path: Path, kind: str = "reviews") -> str:
     if clear.count():  # a file from an earlier import is still shown
         clear.first.click()
     page.locator("#upload input[type=file]").set_input_files(str(path))
-    page.wait_for_function(f"() => document.querySelector('#preview-note') && document.querySelector('#preview-note').innerText.includes('{path.name}')")
+    page.wait_for_function(
+        f"() => document.querySelector('#preview-note') && document.querySelector('#preview-note').innerText.includes('{path.name}')"
+    )
     page.locator("#import").click()
     page.wait_for_function("() => /Imported|Nothing was imported/.test(document.querySelector('#import-status').innerText)")
     return page.locator("#import-status").inner_text()
@@ -89,8 +99,9 @@ def test_bad_file_shows_row_errors_and_imports_nothing(page, live, tmp_path):
     _, svc = live
     n = svc.analyst.ws.query("SELECT count(*) AS n FROM reviews")[0]["n"]
     bad = tmp_path / "bad_reviews.csv"
-    bad.write_text("review_id,product_id,rating,text\nok-1,1078,5,Lovely soft fabric\nbad-2,1078,five stars,Nice\n"
-                   "bad-3,1078,4,\n")
+    bad.write_text(
+        "review_id,product_id,rating,text\nok-1,1078,5,Lovely soft fabric\nbad-2,1078,five stars,Nice\nbad-3,1078,4,\n"
+    )
     status = _import(page, bad)
     assert "Nothing was imported" in status
     errors = page.locator("#import-errors").inner_text()
@@ -102,9 +113,11 @@ def test_bad_file_shows_row_errors_and_imports_nothing(page, live, tmp_path):
 def test_good_file_is_imported_and_searchable(page, live, tmp_path):
     _, svc = live
     good = tmp_path / "new_reviews.csv"
-    good.write_text("Review ID,Product,Stars,Review Text\n"
-                    "ui-1,1078,2,The velvet blazer shed purple lint all over my white sofa.\n"
-                    "ui-2,1078,5,Perfect linen trousers for a humid summer wedding.\n")
+    good.write_text(
+        "Review ID,Product,Stars,Review Text\n"
+        "ui-1,1078,2,The velvet blazer shed purple lint all over my white sofa.\n"
+        "ui-2,1078,5,Perfect linen trousers for a humid summer wedding.\n"
+    )
     status = _import(page, good)
     assert "Imported 2 rows" in status and "2 documents embedded" in status, status
     hits = svc.analyst.index.search("blazer leaves lint on furniture", k=3)
@@ -115,7 +128,9 @@ def test_good_file_is_imported_and_searchable(page, live, tmp_path):
 
 def test_dashboard_shows_kpis_and_charts(page, live):
     page.get_by_role("tab", name="Dashboard").click()
-    page.wait_for_function("() => document.querySelector('#kpis') && document.querySelector('#kpis').innerText.includes('orders')")
+    page.wait_for_function(
+        "() => document.querySelector('#kpis') && document.querySelector('#kpis').innerText.includes('orders')"
+    )
     page.wait_for_function("() => document.querySelectorAll('img').length >= 3")
     text = page.locator("body").inner_text()
     assert "Sentiment of posts over time" in text and "Orders per week and forecast" in text and "Top topics" in text

@@ -5,7 +5,7 @@ def test_numbers_from_tools_are_grounded_others_are_not():
     ev = ["Customer 42 placed 2 orders (4 items) totalling $38.32; first order 1997-01-01."]
     assert ungrounded_numbers("Customer 42 placed 2 orders worth $38.32 [1].", ev) == []
     assert ungrounded_numbers("They spent $40.00 in total.", ev) == ["40.00"]
-    assert ungrounded_numbers("About 38.3 dollars.", ev) == []       # written precision
+    assert ungrounded_numbers("About 38.3 dollars.", ev) == []  # written precision
     assert ungrounded_numbers("Around 12% of them.", ev) == ["12"]
     assert ungrounded_numbers("Their first order was in 1997.", ev) == []
 

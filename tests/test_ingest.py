@@ -22,9 +22,9 @@ def ws(tmp_path):
 
 def test_csv_with_mapping_parses_types_and_reimport_does_not_duplicate(ws, tmp_path):
     f = tmp_path / "reviews.csv"
-    f.write_text("id,Review Text,stars,date,product\n"
-                 "r1,Runs small so size up,2,2024-03-01,p9\n"
-                 "r2,\"Lovely, soft fabric\",5,2024-03-02,p9\n")
+    f.write_text(
+        'id,Review Text,stars,date,product\nr1,Runs small so size up,2,2024-03-01,p9\nr2,"Lovely, soft fabric",5,2024-03-02,p9\n'
+    )
     m = {"id": "review_id", "Review Text": "text", "stars": "rating", "date": "created_at", "product": "product_id"}
     rep = ingest(ws, "reviews", f, m, progress=False)
     assert (rep.rows, rep.inserted, rep.replaced) == (2, 2, 0)
@@ -57,10 +57,10 @@ def test_bad_date_and_missing_required_value(ws, tmp_path):
 
 def test_missing_required_column_says_how_to_map(ws, tmp_path):
     f = tmp_path / "p.csv"
-    f.write_text("sku,title\n1,Shirt\n")
+    f.write_text("code,title\n1,Shirt\n")  # "code" is no name or synonym of product_id: nothing can guess it
     with pytest.raises(IngestError, match=r"required field\(s\) \['product_id'\].*--map"):
         ingest(ws, "products", f, {"title": "name"}, progress=False)
-    rep = ingest(ws, "products", f, {"sku": "product_id", "title": "name"}, progress=False)
+    rep = ingest(ws, "products", f, {"code": "product_id", "title": "name"}, progress=False)
     assert rep.inserted == 1
 
 
@@ -75,7 +75,12 @@ def test_map_to_unknown_field_and_unknown_kind(ws, tmp_path):
 
 def test_jsonl_and_parquet_and_malformed_line(ws, tmp_path):
     good = tmp_path / "posts.jsonl"
-    good.write_text("\n".join(json.dumps({"post_id": str(i), "text": f"post {i}", "created_at": "2020-05-0%dT10:00:00Z" % (i + 1)}) for i in range(3)))
+    good.write_text(
+        "\n".join(
+            json.dumps({"post_id": str(i), "text": f"post {i}", "created_at": "2020-05-0%dT10:00:00Z" % (i + 1)})
+            for i in range(3)
+        )
+    )
     assert ingest(ws, "posts", good, progress=False).inserted == 3
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"post_id": "9", "text": "ok"}\n{"post_id": "10", "text": \n')
@@ -108,8 +113,10 @@ def test_rows_without_ids_get_stable_ids(ws, tmp_path):
 
 def test_order_line_items_become_orders_and_items(ws, tmp_path):
     f = tmp_path / "lines.csv"
-    f.write_text("order_id,customer_id,order_date,product_id,quantity,price\n"
-                 "o1,c1,2024-02-01,p1,2,5.0\no1,c1,2024-02-01,p2,1,3.5\no2,c2,2024-02-02,p1,1,5.0\n")
+    f.write_text(
+        "order_id,customer_id,order_date,product_id,quantity,price\n"
+        "o1,c1,2024-02-01,p1,2,5.0\no1,c1,2024-02-01,p2,1,3.5\no2,c2,2024-02-02,p1,1,5.0\n"
+    )
     ingest(ws, "orders", f, progress=False)
     o = ws.query("SELECT order_id, total, n_items FROM orders ORDER BY order_id")
     assert o == [{"order_id": "o1", "total": 13.5, "n_items": 3}, {"order_id": "o2", "total": 5.0, "n_items": 1}]

@@ -36,12 +36,23 @@ def test_feedback_keeps_question_trace_and_answer(tmp_path):
     log = Log(tmp_path / "log.sqlite")
     cid = log.new_conversation("web")
     log.add_message(cid, "user", "top topics?", question="top topics?")
-    mid = log.add_message(cid, "assistant", "Fit and fabric [1].", question="top topics?",
-                          tool_calls=[{"name": "topics", "args": {"kind": "review"}}], sources=[{"n": 1, "doc_id": 5}])
+    mid = log.add_message(
+        cid,
+        "assistant",
+        "Fit and fabric [1].",
+        question="top topics?",
+        tool_calls=[{"name": "topics", "args": {"kind": "review"}}],
+        sources=[{"n": 1, "doc_id": 5}],
+    )
     log.add_feedback(mid, -1, "too vague")
     fb = log.feedback()[0]
-    assert (fb["rating"], fb["question"], fb["answer"], fb["tool_calls"][0]["name"], fb["comment"]) == \
-        (-1, "top topics?", "Fit and fabric [1].", "topics", "too vague")
+    assert (fb["rating"], fb["question"], fb["answer"], fb["tool_calls"][0]["name"], fb["comment"]) == (
+        -1,
+        "top topics?",
+        "Fit and fabric [1].",
+        "topics",
+        "too vague",
+    )
     with pytest.raises(ValueError):
         log.add_feedback(mid, 5)
     with pytest.raises(KeyError):

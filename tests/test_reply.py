@@ -8,13 +8,12 @@ Bad input we tried: an unknown review id, an unknown order id, a review that ask
 import json
 
 import pytest
+from test_agent import DEFAULT_MODEL, _Scripted
 
 from agent import Agent
 from agent.grounding import confirmed_facts, unconfirmed_promises
 from tools import ToolError
 from tools.reply import gather_case
-
-from test_agent import DEFAULT_MODEL, _Scripted
 
 
 def test_promises_need_a_confirmed_fact():
@@ -57,8 +56,12 @@ def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factor
 def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, toolbox):
     # the promise check guards replies written for the shop, not analysis: "no refunds" here is a finding
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
-    a = Agent(settings_factory(trained_ws, pipeline="generator"), toolbox.ctx.ws, toolbox.ctx.index,
-              _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]))
+    a = Agent(
+        settings_factory(trained_ws, pipeline="generator"),
+        toolbox.ctx.ws,
+        toolbox.ctx.index,
+        _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]),
+    )
     try:
         r = a.ask("how much has customer 42 spent, and any refunds?")
     finally:

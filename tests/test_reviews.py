@@ -22,8 +22,10 @@ def test_product_analysis_matches_sql_and_quotes_real_text(toolbox):
     ws = toolbox.ctx.ws
     pid = ws.query("SELECT product_id FROM reviews GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]["product_id"]
     r = toolbox.call("review_analysis", {"product_id": pid})
-    truth = {row["rating"]: row["n"] for row in ws.query(
-        "SELECT rating, count(*) AS n FROM reviews WHERE product_id = ? GROUP BY 1", [pid])}
+    truth = {
+        row["rating"]: row["n"]
+        for row in ws.query("SELECT rating, count(*) AS n FROM reviews WHERE product_id = ? GROUP BY 1", [pid])
+    }
     assert r.data["rating_distribution"] == truth and r.data["reviews"] == sum(truth.values())
     texts = " ".join(row["text"] for row in ws.query("SELECT text FROM reviews WHERE product_id = ?", [pid]))
     for side in ("complaints", "praise"):
@@ -34,6 +36,17 @@ def test_product_analysis_matches_sql_and_quotes_real_text(toolbox):
     assert r.data["complaints"] or r.data["praise"]
     assert "no dates" in r.summary  # the clothing reviews are undated, and the tool says so
     assert sum(d["reviews"] for d in r.chart["data"]) == r.data["reviews"]
+    # each quoted example cites the review it comes from
+    assert r.sources and "[1]" in r.summary
+    for n, src in enumerate(r.sources, start=1):
+        assert src["kind"] == "review" and src["product_id"] == pid and f"[{n}]" in r.summary
+        quoted = [
+            a["quotes"][0]
+            for side in ("complaints", "praise")
+            for a in r.data[side]
+            if a["quoted_reviews"] and a["quoted_reviews"][0] == src["ref_id"]
+        ]
+        assert quoted and quoted[0][:60] in src["text"]
 
 
 def test_unknown_product_and_product_without_reviews(toolbox):
@@ -45,15 +58,16 @@ def test_unknown_product_and_product_without_reviews(toolbox):
 
 
 def test_dated_reviews_show_what_changed(writable_ws, tmp_path):
-    from workspace import Workspace, ingest
-
     from tools.reviews import analyse_product
+    from workspace import Workspace, ingest
 
     rows = ["review_id,product_id,rating,text,created_at"]
     for i in range(12):  # the first 8 months happy, the last 4 unhappy: a real-shaped change, written for the test
         good = i < 8
-        rows.append(f"t-{i},new-1,{5 if good else 2},\"{'Lovely soft fabric' if good else 'The zipper broke after a week'}\","
-                    f"2024-{i + 1:02d}-15")
+        rows.append(
+            f't-{i},new-1,{5 if good else 2},"{"Lovely soft fabric" if good else "The zipper broke after a week"}",'
+            f"2024-{i + 1:02d}-15"
+        )
     f = tmp_path / "dated.csv"
     f.write_text("\n".join(rows) + "\n")
     with Workspace.open(writable_ws) as ws:

@@ -3,7 +3,6 @@
 Bad input we tried: scoring with no trained model, an empty slice, an empty text file.
 """
 
-
 import pytest
 
 from tools import ToolError
@@ -33,8 +32,13 @@ def test_training_card_reports_pulse_beside_vader(trained_ws):
 
 def test_model_scores_clear_cases_and_probabilities_sum_to_one(trained_ws, embedder):
     m = SentimentModel.load(trained_ws)
-    rows = m.predict(["I love this dress, it fits perfectly and the color is gorgeous!",
-                      "Terrible quality. It ripped the first time I wore it and I want my money back."], embedder)
+    rows = m.predict(
+        [
+            "I love this dress, it fits perfectly and the color is gorgeous!",
+            "Terrible quality. It ripped the first time I wore it and I want my money back.",
+        ],
+        embedder,
+    )
     assert [r["label"] for r in rows] == ["positive", "negative"]
     for r in rows:
         assert abs(r["p_negative"] + r["p_neutral"] + r["p_positive"] - 1) < 0.01
@@ -44,15 +48,18 @@ def test_model_scores_clear_cases_and_probabilities_sum_to_one(trained_ws, embed
 def test_every_embedded_document_is_scored(toolbox):
     ws = toolbox.ctx.ws
     n_docs = ws.query("SELECT count(*) AS n FROM embeddings")[0]["n"]
-    st = ws.query("SELECT count(*) AS n, min(p_neg + p_neu + p_pos) AS lo, max(p_neg + p_neu + p_pos) AS hi FROM doc_sentiment")[0]
+    st = ws.query("SELECT count(*) AS n, min(p_neg + p_neu + p_pos) AS lo, max(p_neg + p_neu + p_pos) AS hi FROM doc_sentiment")[
+        0
+    ]
     assert st["n"] == n_docs and 0.99 < st["lo"] <= st["hi"] < 1.01
 
 
 def test_tool_aggregates_by_month_with_a_chart(toolbox):
     r = toolbox.call("sentiment", {"kind": "post", "by": "month"})
     groups = r.data["groups"]
-    truth = toolbox.ctx.ws.query(
-        "SELECT count(*) AS n FROM doc_sentiment JOIN documents USING (doc_id) WHERE kind = 'post'")[0]["n"]
+    truth = toolbox.ctx.ws.query("SELECT count(*) AS n FROM doc_sentiment JOIN documents USING (doc_id) WHERE kind = 'post'")[0][
+        "n"
+    ]
     assert sum(g["n"] for g in groups) == truth == r.data["overall"]["n"]
     assert r.chart["type"] == "line" and len(r.chart["data"]) == len(groups)
     assert all(0 <= g["share_negative"] <= 1 for g in groups)
@@ -90,5 +97,3 @@ def test_cli_scores_a_file_and_refuses_an_empty_one(trained_ws, tmp_path, capsys
     (tmp_path / "empty.txt").write_text("\n\n")
     assert main(["--workspace", str(trained_ws), "sentiment", "--file", str(tmp_path / "empty.txt")]) == 2
     assert "no text" in capsys.readouterr().err
-
-

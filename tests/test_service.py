@@ -23,8 +23,12 @@ def test_stream_reports_steps_tokens_and_a_logged_result(live):
 def test_closing_the_stream_stops_generation(live):
     _, svc = live
     # a turn the generator writes (search: the quotes come first, then its prose); answers code composes finish at once
-    gen = svc.stream("Write a long, detailed essay about the history of online shopping.", "stop-1", channel="test",
-                     tool=("search_corpus", {"query": "online shopping"}))
+    gen = svc.stream(
+        "Write a long, detailed essay about the history of online shopping.",
+        "stop-1",
+        channel="test",
+        tool=("search_corpus", {"query": "online shopping"}),
+    )
     for ev in gen:
         if ev["type"] == "token":
             break

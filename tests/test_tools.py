@@ -22,8 +22,20 @@ def run(ctx, name, **args):
 
 
 def test_registry_exposes_typed_tools():
-    assert set(REGISTRY) == {"search_corpus", "shop_lookup", "sql_query", "sentiment", "topics", "entities", "recommend",
-                             "forecast", "customer_profile", "review_analysis", "alerts", "draft_reply"}
+    assert set(REGISTRY) == {
+        "search_corpus",
+        "shop_lookup",
+        "sql_query",
+        "sentiment",
+        "topics",
+        "entities",
+        "recommend",
+        "forecast",
+        "customer_profile",
+        "review_analysis",
+        "alerts",
+        "draft_reply",
+    }
     for t in REGISTRY.values():
         assert t.description and len(t.examples) >= 4 and t.schema()["type"] == "object"
         assert t.schema()["additionalProperties"] is False
@@ -61,21 +73,31 @@ def test_search_returns_citable_sources(ctx):
 
 
 def test_sql_answers_aggregates(ctx):
-    r = run(ctx, "sql_query", sql="SELECT count(*) AS n FROM orders WHERE order_date >= DATE '1998-03-01' AND order_date < DATE '1998-04-01'")
-    assert r.data["rows"][0][0] == ctx.ws.query(
-        "SELECT count(*) AS n FROM orders WHERE year(order_date) = 1998 AND month(order_date) = 3")[0]["n"] > 0
+    r = run(
+        ctx,
+        "sql_query",
+        sql="SELECT count(*) AS n FROM orders WHERE order_date >= DATE '1998-03-01' AND order_date < DATE '1998-04-01'",
+    )
+    assert (
+        r.data["rows"][0][0]
+        == ctx.ws.query("SELECT count(*) AS n FROM orders WHERE year(order_date) = 1998 AND month(order_date) = 3")[0]["n"]
+        > 0
+    )
 
 
-@pytest.mark.parametrize("sql, why", [
-    ("DELETE FROM orders", "only SELECT"),
-    ("DROP TABLE orders", "only SELECT"),
-    ("SELECT 1; DELETE FROM orders", "exactly one statement"),
-    ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
-    ("SELECT * FROM embeddings", "not allowed"),
-    ("SELECT * FROM information_schema.tables", "not allowed"),
-    ("SELECT getenv('HOME')", "getenv"),
-    ("SELEC nothing", "does not parse"),
-])
+@pytest.mark.parametrize(
+    "sql, why",
+    [
+        ("DELETE FROM orders", "only SELECT"),
+        ("DROP TABLE orders", "only SELECT"),
+        ("SELECT 1; DELETE FROM orders", "exactly one statement"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("SELECT * FROM embeddings", "not allowed"),
+        ("SELECT * FROM information_schema.tables", "not allowed"),
+        ("SELECT getenv('HOME')", "getenv"),
+        ("SELEC nothing", "does not parse"),
+    ],
+)
 def test_sql_guard_refuses(ctx, sql, why):
     with pytest.raises(ToolError, match=why):
         run(ctx, "sql_query", sql=sql)
@@ -102,15 +124,18 @@ def test_placeholders_and_ids_are_normalised_once_for_every_tool():
     assert clean_id("#42 ") == clean_id(42) == "42" and clean_id(None) is None
 
 
-@pytest.mark.parametrize("sql", [
-    # a CTE only applies in its own scope: one defined in a subquery must not let a file or a hidden table through
-    "SELECT * FROM (WITH \"{f}\" AS (SELECT 1) SELECT 1) a, '{f}'",
-    "SELECT * FROM (WITH meta AS (SELECT 1) SELECT 1) a, meta",
-    "SELECT * FROM (WITH embeddings AS (SELECT 1) SELECT 1) a, embeddings",
-    "SELECT * FROM duckdb_databases()",
-    "SHOW ALL TABLES",
-    "DESCRIBE orders",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # a CTE only applies in its own scope: one defined in a subquery must not let a file or a hidden table through
+        "SELECT * FROM (WITH \"{f}\" AS (SELECT 1) SELECT 1) a, '{f}'",
+        "SELECT * FROM (WITH meta AS (SELECT 1) SELECT 1) a, meta",
+        "SELECT * FROM (WITH embeddings AS (SELECT 1) SELECT 1) a, embeddings",
+        "SELECT * FROM duckdb_databases()",
+        "SHOW ALL TABLES",
+        "DESCRIBE orders",
+    ],
+)
 def test_sql_sandbox_refuses_shadowed_files_hidden_tables_and_the_catalog(ctx, tmp_path, sql):
     f = tmp_path / "secret.csv"
     f.write_text("token\nhunter2\n")

@@ -37,7 +37,7 @@ def test_quality_card_beats_lda_on_npmi(trained_ws):
 
 
 def test_npmi_and_diversity_on_a_toy_corpus():
-    from tools.topics import dtm_bool, _vectorizer
+    from tools.topics import _vectorizer, dtm_bool
 
     texts = ["red apple pie", "red apple tart", "blue ocean wave", "blue ocean surf"] * 5
     vec = _vectorizer(min_df=1)

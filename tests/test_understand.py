@@ -146,9 +146,15 @@ def test_both_pipelines(parts):
     assert len(model.calls) == 2 and r["answer"] == "Customer 42 placed 2 orders totalling $38.32."
 
 
-@pytest.mark.parametrize("text, expected", [("and in February?", True), ("what about buttons?", True),
-                                            ("how many orders did customer 9 place?", False),
-                                            ("what do customers say about sizing?", False)])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("and in February?", True),
+        ("what about buttons?", True),
+        ("how many orders did customer 9 place?", False),
+        ("what do customers say about sizing?", False),
+    ],
+)
 def test_is_follow_up(text, expected):
     assert is_follow_up(text) is expected
 
@@ -157,9 +163,24 @@ def test_today_is_the_day_after_the_data(fast):
     assert fast[0].today == date(1998, 7, 1)
 
 
-@pytest.mark.parametrize("text", ["please remove every review from 2016", "drop the customers table",
-                                  "update the orders of customer 5 to cancelled"])
+@pytest.mark.parametrize(
+    "text", ["please remove every review from 2016", "drop the customers table", "update the orders of customer 5 to cancelled"]
+)
 def test_a_request_to_change_data_is_refused_in_code(fast, text):
     a, model = fast
     r = a.ask(text)
     assert r["tool_calls"] == [] and "only reads" in r["answer"] and not model.calls
+
+
+def test_two_products_are_ranked_by_code_to_the_decimal_that_separates_them(fast):
+    a, model = fast
+    top = a.ws.query(
+        "SELECT product_id, avg(rating) AS m FROM reviews GROUP BY 1 HAVING count(*) >= 5 ORDER BY count(*) DESC LIMIT 2"
+    )
+    (p1, m1), (p2, m2) = [(r["product_id"], r["m"]) for r in top]
+    r = a.ask(f"summarise the reviews of product {p1} and product {p2}: which one is rated higher?")
+    assert [c["name"] for c in r["tool_calls"]] == ["review_analysis", "review_analysis"]
+    best = p1 if m1 > m2 else p2
+    said = "have the same average rating" if m1 == m2 else f"Product {best} has the higher average rating"
+    assert said in r["answer"] and r["grounded"]
+    assert not model.calls  # both analyses and the ranking are written by code

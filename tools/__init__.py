@@ -7,20 +7,23 @@ To add a tool, write ``tools/<name>.py`` with a function decorated by
 from . import alerts, customers, entities, forecast, recommend, reply, reviews, search, sentiment, shop, sql, support, topics
 from .base import Tool, ToolContext, ToolError, ToolResult, tool
 
-REGISTRY: dict[str, Tool] = {t.name: t for t in [
-    search.search_corpus,
-    shop.shop_lookup,
-    sql.sql_query,
-    sentiment.sentiment,
-    topics.topics,
-    entities.entities,
-    recommend.recommend,
-    forecast.forecast,
-    customers.customer_profile,
-    reviews.review_analysis,
-    alerts.alerts,
-    reply.draft_reply,
-]}
+REGISTRY: dict[str, Tool] = {
+    t.name: t
+    for t in [
+        search.search_corpus,
+        shop.shop_lookup,
+        sql.sql_query,
+        sentiment.sentiment,
+        topics.topics,
+        entities.entities,
+        recommend.recommend,
+        forecast.forecast,
+        customers.customer_profile,
+        reviews.review_analysis,
+        alerts.alerts,
+        reply.draft_reply,
+    ]
+}
 
 #: The customer-service bot's tools: scoped to the signed-in customer, no SQL (tools/support.py).
 SUPPORT_TOOLS: dict[str, Tool] = dict(support.SUPPORT_TOOLS)

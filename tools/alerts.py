@@ -53,7 +53,9 @@ def daily_counts(ws, kind: str = "post") -> pd.DataFrame:
         """SELECT d.doc_id, CAST(d.created_at AS DATE) AS day, d.text, d.product_id,
                   coalesce(s.label = 'negative', false) AS negative
            FROM documents d LEFT JOIN doc_sentiment s USING (doc_id)
-           WHERE d.kind = ? AND d.created_at IS NOT NULL ORDER BY day""", params=[kind]).df()
+           WHERE d.kind = ? AND d.created_at IS NOT NULL ORDER BY day""",
+        params=[kind],
+    ).df()
 
 
 def _series(docs: pd.DataFrame, label: str, key: str, out: list, since, until):
@@ -69,9 +71,18 @@ def _series(docs: pd.DataFrame, label: str, key: str, out: list, since, until):
             if (since and when.date() < since) or (until and when.date() >= until):
                 continue
             ex = docs[(day == when) & (True if mask is None else docs["negative"])].head(3)
-            out.append({"id": f"{key}/{metric}/{when.date()}", "series": label, "metric": metric, "day": str(when.date()),
-                        "count": int(r["count"]), "baseline": float(r["baseline"]), "z": float(r["z"]),
-                        "examples": ex["doc_id"].astype(int).tolist()})
+            out.append(
+                {
+                    "id": f"{key}/{metric}/{when.date()}",
+                    "series": label,
+                    "metric": metric,
+                    "day": str(when.date()),
+                    "count": int(r["count"]),
+                    "baseline": float(r["baseline"]),
+                    "z": float(r["z"]),
+                    "examples": ex["doc_id"].astype(int).tolist(),
+                }
+            )
 
 
 def detect(ws, since: date | None = None, until: date | None = None) -> list[dict]:
@@ -83,12 +94,17 @@ def detect(ws, since: date | None = None, until: date | None = None) -> list[dic
         if docs.empty:
             continue
         _series(docs, f"all {kind}s", f"{kind}s", out, since, until)
-        tags = [(i, v) for i, t in zip(docs.index, docs["text"]) for v in
-                {m[1] for m in extract_markers(t) if m[0] in ("hashtag", "mention")} | {m[1] for m in match(t)}]
+        tags = [
+            (i, v)
+            for i, t in zip(docs.index, docs["text"])
+            for v in {m[1] for m in extract_markers(t) if m[0] in ("hashtag", "mention")} | {m[1] for m in match(t)}
+        ]
         if tags:
             tag_s = pd.Series([v for _, v in tags], index=[i for i, _ in tags])
             for ent in tag_s.value_counts().head(TOP_ENTITIES).index:
-                _series(docs.loc[tag_s[tag_s == ent].index.unique()], f"{kind}s mentioning {ent}", f"{kind}s/{ent}", out, since, until)
+                _series(
+                    docs.loc[tag_s[tag_s == ent].index.unique()], f"{kind}s mentioning {ent}", f"{kind}s/{ent}", out, since, until
+                )
         if kind == "review":
             for pid, part in docs.dropna(subset=["product_id"]).groupby("product_id"):
                 if len(part) >= 30:
@@ -128,8 +144,17 @@ def alerts(ctx: ToolContext, args: AlertsArgs) -> ToolResult:
     if not shown:
         return ToolResult(data=[], summary="No spikes in volume or negative sentiment in that period.")
     ids = [d for a in shown for d in a["examples"][:1]]
-    rows = {r["doc_id"]: r for r in ctx.ws.query(
-        f"SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents WHERE doc_id IN ({', '.join('?' * len(ids))})", ids)} if ids else {}
+    rows = (
+        {
+            r["doc_id"]: r
+            for r in ctx.ws.query(
+                f"SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents WHERE doc_id IN ({', '.join('?' * len(ids))})",
+                ids,
+            )
+        }
+        if ids
+        else {}
+    )
     sources, lines = [], [f"{len(found)} alerts; newest {len(shown)}:"]
     for a in shown:
         cite = ""
@@ -137,7 +162,14 @@ def alerts(ctx: ToolContext, args: AlertsArgs) -> ToolResult:
             sources.append(doc_source(rows[a["examples"][0]]))
             cite = f" [{len(sources)}]"
         what = "negative documents" if a["metric"] == "negative" else "documents"
-        lines.append(f"- {a['day']}: {a['series']}: {a['count']} {what} vs a baseline of {a['baseline']} a day (z {a['z']}){cite}")
-    chart = {"type": "bar", "title": "Alerts: count vs baseline", "x": "day", "y": ["count", "baseline"],
-             "data": [{"day": a["day"], "series": a["series"], "count": a["count"], "baseline": a["baseline"]} for a in shown]}
+        lines.append(
+            f"- {a['day']}: {a['series']}: {a['count']} {what} vs a baseline of {a['baseline']} a day (z {a['z']}){cite}"
+        )
+    chart = {
+        "type": "bar",
+        "title": "Alerts: count vs baseline",
+        "x": "day",
+        "y": ["count", "baseline"],
+        "data": [{"day": a["day"], "series": a["series"], "count": a["count"], "baseline": a["baseline"]} for a in shown],
+    }
     return ToolResult(data=shown, summary="\n".join(lines), sources=sources, chart=chart)

@@ -72,7 +72,7 @@ class Tool:
     fn: Callable[[ToolContext, BaseModel], ToolResult]
     examples: list[str] = field(default_factory=list)
     answer_prompt: str = "answer"  # the prompt file (agent/prompts/) the answer step writes with
-    no_promises: bool = False      # the answer speaks for the shop: promises must be confirmed facts
+    no_promises: bool = False  # the answer speaks for the shop: promises must be confirmed facts
 
     def schema(self) -> dict:
         """JSON schema of the arguments, without pydantic's titles (smaller prompts)."""
@@ -106,8 +106,9 @@ def _strip_titles(node: Any) -> None:
             _strip_titles(v)
 
 
-def tool(name: str, description: str, examples: list[str] | None = None, answer_prompt: str = "answer",
-         no_promises: bool = False):
+def tool(
+    name: str, description: str, examples: list[str] | None = None, answer_prompt: str = "answer", no_promises: bool = False
+):
     """Decorator: turn ``fn(ctx, args: SomeModel)`` into a :class:`Tool`."""
 
     def wrap(fn):

@@ -48,7 +48,9 @@ def _features(ws, at: str | None = None) -> pd.DataFrame:
                    sum(total) AS monetary, date_diff('day', min(order_date), {ref}) AS tenure,
                    CASE WHEN count(*) > 1 THEN date_diff('day', min(order_date), max(order_date)) / (count(*) - 1)
                         ELSE NULL END AS mean_gap
-            FROM orders {cond} GROUP BY customer_id""", params=params).df()
+            FROM orders {cond} GROUP BY customer_id""",
+        params=params,
+    ).df()
 
 
 _SEGMENTS = [  # (name, test on R and F scores), first match wins
@@ -98,10 +100,14 @@ def train_churn(ws, save: bool = True) -> dict:
     test = (feats["customer_id"].map(lambda c: stable_split(c, 0.8, 0.0)) == "test").to_numpy()
     clf = LogisticRegression(max_iter=1000).fit(_xy(feats[~test]), y[~test])
     p = clf.predict_proba(_xy(feats[test]))[:, 1]
-    metrics = {"auc": round(float(roc_auc_score(y[test], p)), 4),
-               "auc_recency_only": round(float(roc_auc_score(y[test], feats.loc[test, "recency"])), 4),
-               "churn_rate": round(float(y.mean()), 4), "cutoff": cutoff, "horizon_days": HORIZON_DAYS,
-               "n_test": int(test.sum())}
+    metrics = {
+        "auc": round(float(roc_auc_score(y[test], p)), 4),
+        "auc_recency_only": round(float(roc_auc_score(y[test], feats.loc[test, "recency"])), 4),
+        "churn_rate": round(float(y.mean()), 4),
+        "cutoff": cutoff,
+        "horizon_days": HORIZON_DAYS,
+        "n_test": int(test.sum()),
+    }
     final = LogisticRegression(max_iter=1000).fit(_xy(feats), y)
     card = {"metrics": metrics, "n_train": len(feats)}
     if save:
@@ -123,10 +129,14 @@ def portrait(ws, customer_id: str) -> dict:
     row = rfm[rfm["customer_id"] == cid]
     if len(row):
         r = row.iloc[0]
-        out.update(orders=int(r["frequency"]), total_spent=round(float(r["monetary"]), 2),
-                   days_since_last_order=int(r["recency"]), rfm={"R": int(r["R"]), "F": int(r["F"]), "M": int(r["M"])},
-                   segment=r["segment"],
-                   segment_share=round(float((rfm["segment"] == r["segment"]).mean()), 4))
+        out.update(
+            orders=int(r["frequency"]),
+            total_spent=round(float(r["monetary"]), 2),
+            days_since_last_order=int(r["recency"]),
+            rfm={"R": int(r["R"]), "F": int(r["F"]), "M": int(r["M"])},
+            segment=r["segment"],
+            segment_share=round(float((rfm["segment"] == r["segment"]).mean()), 4),
+        )
         f = Path(ws.path) / "models" / "churn.joblib"
         try:
             clf = _churn_model(str(ws.path), f.stat().st_mtime if f.is_file() else 0.0)
@@ -134,24 +144,33 @@ def portrait(ws, customer_id: str) -> dict:
             out["churn_horizon_days"] = HORIZON_DAYS
         except ArtifactMissing:
             out["churn_risk"] = None
-        act = ws.con.sql("SELECT strftime(date_trunc('month', order_date), '%Y-%m') AS month, count(*) AS orders, "
-                         "round(sum(total), 2) AS spent FROM orders WHERE customer_id = ? GROUP BY 1 ORDER BY 1",
-                         params=[cid]).df()
+        act = ws.con.sql(
+            "SELECT strftime(date_trunc('month', order_date), '%Y-%m') AS month, count(*) AS orders, "
+            "round(sum(total), 2) AS spent FROM orders WHERE customer_id = ? GROUP BY 1 ORDER BY 1",
+            params=[cid],
+        ).df()
         out["activity"] = act.to_dict("records")
     rated = ws.con.sql(
         """SELECT coalesce(p.category, 'unknown') AS interest, count(*) AS n, round(avg(r.rating), 2) AS avg_rating
            FROM ratings r LEFT JOIN products p ON p.product_id = r.item_id WHERE r.user_id = ?
-           GROUP BY 1 ORDER BY n DESC LIMIT 8""", params=[cid]).df()
+           GROUP BY 1 ORDER BY n DESC LIMIT 8""",
+        params=[cid],
+    ).df()
     bought = ws.con.sql(
         """SELECT coalesce(p.category, 'unknown') AS interest, sum(i.quantity) AS n FROM order_items i
            JOIN orders o USING (order_id) LEFT JOIN products p ON p.product_id = i.product_id
-           WHERE o.customer_id = ? GROUP BY 1 ORDER BY n DESC LIMIT 8""", params=[cid]).df()
+           WHERE o.customer_id = ? GROUP BY 1 ORDER BY n DESC LIMIT 8""",
+        params=[cid],
+    ).df()
     out["interests"] = {"rated": rated.to_dict("records"), "bought": bought.to_dict("records")}
     if len(rated):
         out["ratings"] = int(rated["n"].sum())
         if "activity" not in out:
-            act = ws.con.sql("SELECT strftime(date_trunc('month', rated_at), '%Y-%m') AS month, count(*) AS ratings "
-                             "FROM ratings WHERE user_id = ? GROUP BY 1 ORDER BY 1", params=[cid]).df()
+            act = ws.con.sql(
+                "SELECT strftime(date_trunc('month', rated_at), '%Y-%m') AS month, count(*) AS ratings "
+                "FROM ratings WHERE user_id = ? GROUP BY 1 ORDER BY 1",
+                params=[cid],
+            ).df()
             out["activity"] = act.to_dict("records")
     if len(out) == 2 and not len(rated) and not len(bought):
         raise ToolError(f"no customer or user with id {cid!r} (no orders, no ratings)")
@@ -161,9 +180,11 @@ def portrait(ws, customer_id: str) -> dict:
 def describe(p: dict) -> str:
     parts = [f"Customer {p['customer_id']}"]
     if "segment" in p:
-        parts.append(f"{p['orders']} orders, ${p['total_spent']:,.2f} spent, last order {p['days_since_last_order']} days "
-                     f"before the data's end; RFM {p['rfm']['R']}-{p['rfm']['F']}-{p['rfm']['M']}, segment {p['segment']} "
-                     f"({100 * p['segment_share']:.1f}% of customers)")
+        parts.append(
+            f"{p['orders']} orders, ${p['total_spent']:,.2f} spent, last order {p['days_since_last_order']} days "
+            f"before the data's end; RFM {p['rfm']['R']}-{p['rfm']['F']}-{p['rfm']['M']}, segment {p['segment']} "
+            f"({100 * p['segment_share']:.1f}% of customers)"
+        )
         if p.get("churn_risk") is not None:
             parts.append(f"churn risk {100 * p['churn_risk']:.0f}% (no order in the next {p['churn_horizon_days']} days)")
     if p.get("ratings"):
@@ -198,6 +219,11 @@ def customer_profile(ctx: ToolContext, args: CustomerArgs) -> ToolResult:
     chart = None
     if p.get("activity"):
         ykey = "orders" if "orders" in p["activity"][0] else "ratings"
-        chart = {"type": "bar", "title": f"Customer {p['customer_id']}: {ykey} per month", "x": "month", "y": [ykey],
-                 "data": p["activity"]}
+        chart = {
+            "type": "bar",
+            "title": f"Customer {p['customer_id']}: {ykey} per month",
+            "x": "month",
+            "y": [ykey],
+            "data": p["activity"],
+        }
     return ToolResult(data=p, summary=describe(p), chart=chart)

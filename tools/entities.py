@@ -32,10 +32,12 @@ from .slices import SliceArgs, slice_doc_ids
 
 __all__ = ["extract_markers", "catalog_matcher", "named_entities", "entity_counts", "trending", "entities"]
 
-_MARKERS = re.compile(r"(?P<url>https?://\S+)|(?P<mention>(?<![\w@])@\w{1,30})|(?P<hashtag>(?<![\w#&])#\w*[A-Za-z]\w*)"
-                      r"|(?P<cashtag>(?<![\w$])\$[A-Z]{1,6}\b)")
+_MARKERS = re.compile(
+    r"(?P<url>https?://\S+)|(?P<mention>(?<![\w@])@\w{1,30})|(?P<hashtag>(?<![\w#&])#\w*[A-Za-z]\w*)"
+    r"|(?P<cashtag>(?<![\w$])\$[A-Z]{1,6}\b)"
+)
 NER_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "PRODUCT", "EVENT", "FAC", "WORK_OF_ART")
-MAX_NER_DOCS = 2000
+MAX_NER_DOCS = 500
 
 
 def extract_markers(text: str) -> list[tuple[str, str]]:
@@ -84,8 +86,12 @@ def catalog_matcher(ws):
 
     def match(text: str) -> list[tuple[str, str]]:
         toks = _norm(text)
-        return [terms[g] for i in range(len(toks)) for n in range(1, longest + 1)
-                if (g := tuple(toks[i:i + n])) in terms and len(g) == n]
+        return [
+            terms[g]
+            for i in range(len(toks))
+            for n in range(1, longest + 1)
+            if (g := tuple(toks[i : i + n])) in terms and len(g) == n
+        ]
 
     return match
 
@@ -103,9 +109,10 @@ def _nlp():
 def named_entities(texts: list[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
     """[(label, text)] per text from spaCy's NER."""
     nlp = _nlp()
-    return [[(e.label_, e.text.strip()) for e in doc.ents if e.label_ in NER_LABELS]
-            for doc in nlp.pipe((t[:2000] for t in texts), batch_size=batch_size,
-                                disable=["tagger", "parser", "attribute_ruler"])]
+    return [
+        [(e.label_, e.text.strip()) for e in doc.ents if e.label_ in NER_LABELS]
+        for doc in nlp.pipe((t[:2000] for t in texts), batch_size=batch_size, disable=["tagger", "parser", "attribute_ruler"])
+    ]
 
 
 def entity_counts(ws, docs: pd.DataFrame, ner: bool = True) -> pd.DataFrame:
@@ -134,15 +141,20 @@ def trending(found: pd.DataFrame, min_count: int = 3, top: int = 10) -> list[dic
     cur = dated[dated["created_at"] > end - span]
     prev = dated[(dated["created_at"] <= end - span) & (dated["created_at"] > end - 2 * span)]
     c, p = Counter(zip(cur["type"], cur["entity"])), Counter(zip(prev["type"], prev["entity"]))
-    rows = [{"type": t, "entity": e, "count": n, "previous": p.get((t, e), 0), "lift": round((n + 1) / (p.get((t, e), 0) + 1), 2)}
-            for (t, e), n in c.items() if n >= min_count]
+    rows = [
+        {"type": t, "entity": e, "count": n, "previous": p.get((t, e), 0), "lift": round((n + 1) / (p.get((t, e), 0) + 1), 2)}
+        for (t, e), n in c.items()
+        if n >= min_count
+    ]
     for r in rows:
         r["period"] = f"{(end - span).date()} to {end.date()}"
     return sorted(rows, key=lambda r: (-r["lift"], -r["count"]))[:top]
 
 
 class EntitiesArgs(SliceArgs):
-    types: list[str] | None = Field(None, description="Only these types: hashtag, mention, url, cashtag, product, category, person, org, gpe ...")
+    types: list[str] | None = Field(
+        None, description="Only these types: hashtag, mention, url, cashtag, product, category, person, org, gpe ..."
+    )
 
 
 @tool(
@@ -162,22 +174,44 @@ def entities(ctx: ToolContext, args: EntitiesArgs) -> ToolResult:
     ids = slice_doc_ids(ctx, args)
     if len(ids) == 0:
         raise ToolError(f"no {args.describe()}")
-    docs = ctx.ws.con.sql("SELECT doc_id, text, created_at FROM documents WHERE doc_id IN (SELECT unnest(?::BIGINT[])) "
-                          "ORDER BY created_at DESC NULLS LAST", params=[ids.tolist()]).df()
-    found = entity_counts(ctx.ws, docs)
+    docs = ctx.ws.con.sql(
+        "SELECT doc_id, text, created_at FROM documents WHERE doc_id IN (SELECT unnest(?::BIGINT[])) "
+        "ORDER BY created_at DESC NULLS LAST",
+        params=[ids.tolist()],
+    ).df()
+    wanted = {t.lower() for t in args.types or []}
+    # spaCy's NER is the slow part: skipped when only social markers or catalog matches were asked for
+    found = entity_counts(ctx.ws, docs, ner=not wanted or bool(wanted & {lab.lower() for lab in NER_LABELS}))
     if args.types:
         found = found[found["type"].isin([t.lower() for t in args.types])]
     if found.empty:
         return ToolResult(data={"top": [], "trending": []}, summary=f"No entities found in {len(docs)} {args.describe()}.")
-    top = (found.groupby(["type", "entity"]).size().sort_values(ascending=False).head(25)
-           .reset_index(name="count").to_dict("records"))
+    top = (
+        found.groupby(["type", "entity"])
+        .size()
+        .sort_values(ascending=False)
+        .head(25)
+        .reset_index(name="count")
+        .to_dict("records")
+    )
     trend = trending(found)
     ner_note = f" (named entities from the {min(len(docs), MAX_NER_DOCS)} most recent)" if len(docs) > MAX_NER_DOCS else ""
-    lines = [f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: " +
-             "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15]) + "."]
+    lines = [
+        f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: "
+        + "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15])
+        + "."
+    ]
     if trend:
-        lines.append(f"Trending ({trend[0]['period']} vs the period before): " +
-                     "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8]) + ".")
-    chart = {"type": "bar", "title": f"Most mentioned entities: {args.describe()}", "x": "entity", "y": ["count"],
-             "data": [{"entity": r["entity"], "count": r["count"], "type": r["type"]} for r in top[:15]]}
+        lines.append(
+            f"Trending ({trend[0]['period']} vs the period before): "
+            + "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8])
+            + "."
+        )
+    chart = {
+        "type": "bar",
+        "title": f"Most mentioned entities: {args.describe()}",
+        "x": "entity",
+        "y": ["count"],
+        "data": [{"entity": r["entity"], "count": r["count"], "type": r["type"]} for r in top[:15]],
+    }
     return ToolResult(data={"top": top, "trending": trend, "n_docs": len(docs)}, summary="\n".join(lines), chart=chart)

@@ -47,7 +47,8 @@ def interactions(ws) -> pd.DataFrame:
         """SELECT user_id AS "user", item_id AS item, rating AS strength, rated_at AS at FROM ratings
            UNION ALL
            SELECT o.customer_id, i.product_id, i.quantity, CAST(o.order_date AS TIMESTAMP)
-           FROM order_items i JOIN orders o USING (order_id)""").df()
+           FROM order_items i JOIN orders o USING (order_id)"""
+    ).df()
 
 
 class Recommender:
@@ -95,8 +96,9 @@ class Recommender:
         if user in self.users:
             u = self.users[user]
             ids, scores = self.model.recommend(u, self.user_items[u], N=k, filter_already_liked_items=True)
-            return [{"item_id": self.items[i], "score": round(float(s), 4), "why": "collaborative (ALS)"}
-                    for i, s in zip(ids, scores)]
+            return [
+                {"item_id": self.items[i], "score": round(float(s), 4), "why": "collaborative (ALS)"} for i, s in zip(ids, scores)
+            ]
         if seen and self.content_vecs is not None:
             got = self._content_near([h for h in seen], k, exclude=seen)
             if got:
@@ -106,8 +108,11 @@ class Recommender:
     def similar_items(self, item: str, k: int = 10) -> list[dict]:
         if item in self.item_index:
             ids, scores = self.model.similar_items(self.item_index[item], N=k + 1)
-            return [{"item_id": self.items[i], "score": round(float(s), 4), "why": "co-interaction (ALS)"}
-                    for i, s in zip(ids, scores) if self.items[i] != item][:k]
+            return [
+                {"item_id": self.items[i], "score": round(float(s), 4), "why": "co-interaction (ALS)"}
+                for i, s in zip(ids, scores)
+                if self.items[i] != item
+            ][:k]
         got = self._content_near([item], k, exclude={item})
         if not got:
             raise ToolError(f"item {item!r} has no interactions and no product text to compare")
@@ -142,10 +147,25 @@ def _load(ws_path: str, _mtime: float) -> Recommender:
 
 # -- evaluation ------------------------------------------------------------------------------
 
+
 def _time_split(df: pd.DataFrame, frac: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     df = df.sort_values("at", kind="stable")
     cut = df["at"].iloc[int(len(df) * frac)]
     return df[df["at"] < cut], df[df["at"] >= cut]
+
+
+def _random_split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A stable pseudo-random split of each user's interactions (for interactions that carry no dates)."""
+    h = pd.util.hash_pandas_object(df["user"].astype(str) + "\x1f" + df["item"].astype(str) + salt, index=False)
+    u = (h.to_numpy() % 10_000) / 10_000
+    return df[u < frac], df[u >= frac]
+
+
+def _split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """By time where (nearly) every interaction is dated, else at random per interaction; and which it was."""
+    if df["at"].notna().mean() >= 0.95:
+        return *_time_split(df.dropna(subset=["at"]), frac), "time"
+    return *_random_split(df, frac, salt), "random (the interactions carry no dates)"
 
 
 def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k: int = 10) -> dict:
@@ -160,8 +180,10 @@ def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k:
         rel = rel - had
         if not rel:
             continue
-        lists = {"pulse": [r["item_id"] for r in rec.for_user(user, k)],
-                 "popularity": [it for it in rec.popular if it not in had][:k]}
+        lists = {
+            "pulse": [r["item_id"] for r in rec.for_user(user, k)],
+            "popularity": [it for it in rec.popular if it not in had][:k],
+        }
         for name, got in lists.items():
             hits = np.array([it in rel for it in got[:k]], float)
             idcg = disc[: min(k, len(rel))].sum()
@@ -169,8 +191,10 @@ def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k:
     res = {}
     for name, vals in out.items():
         a = np.array(vals) if vals else np.zeros((0, 2))
-        res[name] = {f"recall@{k}": round(float(a[:, 0].mean()), 4) if len(a) else None,
-                     f"ndcg@{k}": round(float(a[:, 1].mean()), 4) if len(a) else None}
+        res[name] = {
+            f"recall@{k}": round(float(a[:, 0].mean()), 4) if len(a) else None,
+            f"ndcg@{k}": round(float(a[:, 1].mean()), 4) if len(a) else None,
+        }
     res["users"] = len(out["pulse"])
     return res
 
@@ -189,29 +213,43 @@ def train_recommender(ws, index, threads: int = 2, save: bool = True) -> dict:
     df = interactions(ws)
     if len(df) < 50 or df["user"].nunique() < 5:
         raise ToolError("recommendation needs at least 50 interactions (ratings or order lines) from 5 users")
-    fit_part, test = _time_split(df, 0.8)
-    dev_train, dev = _time_split(fit_part, 0.875)
+    fit_part, test, how = _split(df, 0.8)
+    dev_train, dev, _ = _split(fit_part, 0.875, salt="dev")
     best, best_ndcg = GRID[0], -1.0
     for params in GRID:
         r = evaluate_split(Recommender(*params).fit(dev_train, threads=threads), dev_train, dev)
         if (r["pulse"]["ndcg@10"] or 0) > best_ndcg:
             best, best_ndcg = params, r["pulse"]["ndcg@10"] or 0
     rec = Recommender(*best).fit(fit_part, threads=threads)
-    metrics = {"test": evaluate_split(rec, fit_part, test), "factors": best[0], "regularization": best[1], "alpha": best[2],
-               "dev_ndcg@10": best_ndcg,
-               "split": "time: first 80% fit, last 20% test; dev = 70-80% for the grid"}
+    metrics = {
+        "test": evaluate_split(rec, fit_part, test),
+        "factors": best[0],
+        "regularization": best[1],
+        "alpha": best[2],
+        "dev_ndcg@10": best_ndcg,
+        "split": "time: first 80% fit, last 20% test; dev = 70-80% for the grid"
+        if how == "time"
+        else f"{how}: 80% fit, 20% test; dev = 12.5% of the fit part for the grid",
+    }
     t0 = time.perf_counter()
     final = Recommender(*best).fit(df, content=_content(ws, index), threads=threads)
     metrics["fit_s"] = round(time.perf_counter() - t0, 2)
     card = {"metrics": metrics, "n_train": len(df)}
     if save:
-        card = save_artifact(ws.path, "recommender", final, n_train=len(df), metrics=metrics,
-                             data={"interactions": len(df), "users": df["user"].nunique(), "items": df["item"].nunique()})
+        card = save_artifact(
+            ws.path,
+            "recommender",
+            final,
+            n_train=len(df),
+            metrics=metrics,
+            data={"interactions": len(df), "users": df["user"].nunique(), "items": df["item"].nunique()},
+        )
     card["model"] = final
     return card
 
 
 # -- the tool --------------------------------------------------------------------------------
+
 
 class RecommendArgs(BaseModel):
     user_id: str | None = Field(None, max_length=64, description="Recommend for this user or customer id.")
@@ -254,9 +292,14 @@ def recommend(ctx: ToolContext, args: RecommendArgs) -> ToolResult:
         recs = rec.similar_items(args.item_id, args.k)
         head = f"Items similar to {args.item_id}"
     else:
-        hist = [r["item_id"] for r in ctx.ws.query(
-            "SELECT item_id FROM ratings WHERE user_id = ? UNION SELECT i.product_id FROM order_items i "
-            "JOIN orders o USING (order_id) WHERE o.customer_id = ?", [args.user_id, args.user_id])]
+        hist = [
+            r["item_id"]
+            for r in ctx.ws.query(
+                "SELECT item_id FROM ratings WHERE user_id = ? UNION SELECT i.product_id FROM order_items i "
+                "JOIN orders o USING (order_id) WHERE o.customer_id = ?",
+                [args.user_id, args.user_id],
+            )
+        ]
         recs = rec.for_user(args.user_id, args.k, history=hist)
         head = f"Recommendations for user {args.user_id}"
         if recs and recs[0]["why"] == "popular":

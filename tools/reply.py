@@ -35,19 +35,29 @@ def gather_case(ws, kind: str, ref_id: str, order_id: str | None = None) -> dict
     if not rows:
         raise ToolError(f"no {kind} with id {ref_id!r}")
     item = rows[0]
-    case: dict = {"kind": kind, "id": ref_id, "text": item["text"], "title": item.get("title"),
-                  "rating": item.get("rating"), "author": item.get("author") or item.get("customer_id")}
+    case: dict = {
+        "kind": kind,
+        "id": ref_id,
+        "text": item["text"],
+        "title": item.get("title"),
+        "rating": item.get("rating"),
+        "author": item.get("author") or item.get("customer_id"),
+    }
     pid = item.get("product_id")
     if pid:
-        p = ws.query("SELECT p.product_id, p.name, p.category, count(r.review_id) AS reviews, round(avg(r.rating), 2) AS avg_rating "
-                     "FROM products p LEFT JOIN reviews r USING (product_id) WHERE p.product_id = ? "
-                     "GROUP BY ALL", [pid])
+        p = ws.query(
+            "SELECT p.product_id, p.name, p.category, count(r.review_id) AS reviews, round(avg(r.rating), 2) AS avg_rating "
+            "FROM products p LEFT JOIN reviews r USING (product_id) WHERE p.product_id = ? "
+            "GROUP BY ALL",
+            [pid],
+        )
         case["product"] = p[0] if p else {"product_id": pid}
     cust = item.get("customer_id")
     if order_id or cust:
         where, params = ("order_id = ?", [order_id]) if order_id else ("customer_id = ?", [cust])
-        case["orders"] = ws.query(f"SELECT order_id, order_date, total, status FROM orders WHERE {where} "
-                                  "ORDER BY order_date DESC LIMIT 3", params)
+        case["orders"] = ws.query(
+            f"SELECT order_id, order_date, total, status FROM orders WHERE {where} ORDER BY order_date DESC LIMIT 3", params
+        )
         if order_id and not case["orders"]:
             raise ToolError(f"no order with id {order_id!r}")
     return case
@@ -79,13 +89,20 @@ class ReplyArgs(BaseModel):
 )
 def draft_reply(ctx: ToolContext, args: ReplyArgs) -> ToolResult:
     case = gather_case(ctx.ws, args.kind, args.id, args.order_id)
-    lines = [f"The {args.kind} {args.id}" + (f" ({case['rating']} of 5 stars)" if case.get("rating") else "") +
-             (f" by {case['author']}" if case.get("author") else "") + ":",
-             f"<quoted>{(case.get('title') + '. ') if case.get('title') else ''}{case['text'][:1500]}</quoted>"]
+    lines = [
+        f"The {args.kind} {args.id}"
+        + (f" ({case['rating']} of 5 stars)" if case.get("rating") else "")
+        + (f" by {case['author']}" if case.get("author") else "")
+        + ":",
+        f"<quoted>{(case.get('title') + '. ') if case.get('title') else ''}{case['text'][:1500]}</quoted>",
+    ]
     if case.get("product"):
         p = case["product"]
-        lines.append(f"Product {p['product_id']}: {p.get('name')}" +
-                     (f", {p['reviews']} reviews averaging {p['avg_rating']} of 5" if p.get("reviews") else "") + ".")
+        lines.append(
+            f"Product {p['product_id']}: {p.get('name')}"
+            + (f", {p['reviews']} reviews averaging {p['avg_rating']} of 5" if p.get("reviews") else "")
+            + "."
+        )
     for o in case.get("orders") or []:
         lines.append(f"Order {o['order_id']} of {o['order_date']}: ${o['total']:,.2f}, status {o['status']}.")
     if not case.get("orders"):

@@ -33,12 +33,50 @@ from .entities import _nlp
 
 __all__ = ["analyse_product", "aspect_log_odds", "review_analysis"]
 
-MAX_REVIEWS = 300
+MAX_REVIEWS = 160
 # pronoun-like and opinion-only nouns: they say how, not what about
-_SKIP = {"i", "it", "me", "you", "she", "they", "this", "that", "which", "what", "who", "we", "one", "lot", "bit",
-         "thing", "things", "way", "time", "item", "product", "review", "star", "stars", "anything", "something", "nothing",
-         "love", "compliments", "compliment", "fan", "favorite", "problem", "problems", "issue", "issues", "disappointment",
-         "purchase", "buy", "deal"}
+_SKIP = {
+    "i",
+    "it",
+    "me",
+    "you",
+    "she",
+    "they",
+    "this",
+    "that",
+    "which",
+    "what",
+    "who",
+    "we",
+    "one",
+    "lot",
+    "bit",
+    "thing",
+    "things",
+    "way",
+    "time",
+    "item",
+    "product",
+    "review",
+    "star",
+    "stars",
+    "anything",
+    "something",
+    "nothing",
+    "love",
+    "compliments",
+    "compliment",
+    "fan",
+    "favorite",
+    "problem",
+    "problems",
+    "issue",
+    "issues",
+    "disappointment",
+    "purchase",
+    "buy",
+    "deal",
+}
 
 
 def _aspects(doc) -> set[str]:
@@ -58,7 +96,7 @@ def aspect_log_odds(neg: Counter, pos: Counter, prior: Counter, scale: float = 0
     n_neg, n_pos = sum(neg.values()), sum(pos.values())
     out = {}
     for w, aw in alpha.items():
-        d = (np.log((neg[w] + aw) / (n_neg + a0 - neg[w] - aw)) - np.log((pos[w] + aw) / (n_pos + a0 - pos[w] - aw)))
+        d = np.log((neg[w] + aw) / (n_neg + a0 - neg[w] - aw)) - np.log((pos[w] + aw) / (n_pos + a0 - pos[w] - aw))
         out[w] = float(d / np.sqrt(1 / (neg[w] + aw) + 1 / (pos[w] + aw)))
     return out
 
@@ -69,20 +107,28 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
         """SELECT r.review_id, r.rating, r.created_at, r.title, r.text, d.doc_id, s.label
            FROM reviews r LEFT JOIN documents d ON d.kind = 'review' AND d.ref_id = r.review_id
            LEFT JOIN doc_sentiment s ON s.doc_id = d.doc_id
-           WHERE r.product_id = ? ORDER BY r.created_at DESC NULLS LAST, r.review_id""", params=[product_id]).df()
+           WHERE r.product_id = ? ORDER BY r.created_at DESC NULLS LAST, r.review_id""",
+        params=[product_id],
+    ).df()
     if not prod and rows.empty:
         raise ToolError(f"no product with id {product_id!r}")
     if rows.empty:
         raise ToolError(f"product {product_id} has no reviews to analyse")
     dist = {int(k): int(v) for k, v in rows["rating"].dropna().astype(int).value_counts().sort_index().items()}
-    out = {"product_id": product_id, "name": prod[0]["name"] if prod else product_id, "reviews": len(rows),
-           "avg_rating": round(float(rows["rating"].mean()), 2), "rating_distribution": dist}
+    out = {
+        "product_id": product_id,
+        "name": prod[0]["name"] if prod else product_id,
+        "reviews": len(rows),
+        "avg_rating": round(float(rows["rating"].mean()), 2),
+        "mean_rating": float(rows["rating"].mean()),
+        "rating_distribution": dist,
+    }
     sub = rows.head(MAX_REVIEWS)
     # critical (-1) or positive (+1): the author's own stars where given (3 and below is critical), else the model's label
     by_label = np.where(sub["label"] == "positive", 1, np.where(sub["label"].notna(), -1, 0))
     pol = np.where(sub["rating"].notna(), np.where(sub["rating"].fillna(5) <= 3, -1, 1), by_label)
     neg, pos, prior, quotes = Counter(), Counter(), Counter(), {}
-    for doc, p in zip(_nlp().pipe(sub["text"].str[:2000].tolist(), batch_size=64), pol):
+    for row, (doc, p) in enumerate(zip(_nlp().pipe(sub["text"].str[:2000].tolist(), batch_size=64, disable=["ner"]), pol)):
         asp = _aspects(doc)
         prior.update(asp)
         (neg if p < 0 else pos if p > 0 else Counter()).update(asp)
@@ -90,46 +136,79 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
             low = sent.text.lower()
             for a in asp:
                 if a in low:
-                    quotes.setdefault((a, int(p)), []).append(sent.text.strip())
+                    quotes.setdefault((a, int(p)), []).append((sent.text.strip(), row))
     z = aspect_log_odds(neg, pos, prior)
+
     def pick(sign):
         cands = [(w, s) for w, s in z.items() if s * sign > 0 and (neg if sign > 0 else pos)[w] >= (2 if sign > 0 else 3)]
-        return [{"aspect": w, "critical": neg[w], "positive": pos[w], "z": round(s, 2),
-                 "quotes": [q[:200] for q in quotes.get((w, -1 if sign > 0 else 1), [])[:2]]}
-                for w, s in sorted(cands, key=lambda x: -abs(x[1]))[:top]]
+        return [
+            {
+                "aspect": w,
+                "critical": neg[w],
+                "positive": pos[w],
+                "z": round(s, 2),
+                "quotes": [q[:200] for q, _ in quotes.get((w, -1 if sign > 0 else 1), [])[:2]],
+                "quoted_reviews": [str(sub.iloc[i]["review_id"]) for _, i in quotes.get((w, -1 if sign > 0 else 1), [])[:2]],
+            }
+            for w, s in sorted(cands, key=lambda x: -abs(x[1]))[:top]
+        ]
+
     out["complaints"], out["praise"] = pick(+1), pick(-1)
     out["analysed_reviews"] = len(sub)
     dated = rows.dropna(subset=["created_at"])
     if len(dated) >= 9:
         cut = dated["created_at"].quantile(2 / 3)
         recent, before = dated[dated["created_at"] >= cut], dated[dated["created_at"] < cut]
-        neg_share = lambda d: round(float((d["label"] == "negative").mean()), 3) if d["label"].notna().any() \
-            else round(float((d["rating"] <= 2).mean()), 3)  # noqa: E731
-        out["change"] = {"since": str(cut.date()), "recent_reviews": len(recent), "earlier_reviews": len(before),
-                         "avg_rating_recent": round(float(recent["rating"].mean()), 2),
-                         "avg_rating_earlier": round(float(before["rating"].mean()), 2),
-                         "share_negative_recent": neg_share(recent), "share_negative_earlier": neg_share(before)}
+        neg_share = lambda d: (
+            round(float((d["label"] == "negative").mean()), 3)
+            if d["label"].notna().any()
+            else round(float((d["rating"] <= 2).mean()), 3)
+        )  # noqa: E731
+        out["change"] = {
+            "since": str(cut.date()),
+            "recent_reviews": len(recent),
+            "earlier_reviews": len(before),
+            "avg_rating_recent": round(float(recent["rating"].mean()), 2),
+            "avg_rating_earlier": round(float(before["rating"].mean()), 2),
+            "share_negative_recent": neg_share(recent),
+            "share_negative_earlier": neg_share(before),
+        }
     else:
         out["change"] = None
     return out
 
 
-def describe(r: dict) -> str:
+def describe(r: dict, cite: dict[str, int] | None = None) -> str:
+    """The analysis as text; ``cite`` (review id -> source number) adds a marker after each quoted example."""
+    cite = cite or {}
+
+    def mark(a: dict) -> str:
+        n = cite.get((a.get("quoted_reviews") or [None])[0])
+        return f" [{n}]" if n else ""
+
     dist = ", ".join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
     lines = [f"Product {r['product_id']} ({r['name']}): {r['reviews']} reviews, average {r['avg_rating']} of 5 ({dist})."]
     for head, key in (("Top complaints", "complaints"), ("Top praise", "praise")):
         items = r[key]
         if items:
-            lines.append(f"{head}: " + "; ".join(
-                f"'{a['aspect']}' ({a['critical']} critical / {a['positive']} positive reviews" +
-                (f', e.g. "{a["quotes"][0][:120]}"' if a["quotes"] else "") + ")" for a in items))
+            lines.append(
+                f"{head}: "
+                + "; ".join(
+                    f"'{a['aspect']}' ({a['critical']} critical / {a['positive']} positive reviews"
+                    + (f', e.g. "{a["quotes"][0][:120]}"{mark(a)}' if a["quotes"] else "")
+                    + ")"
+                    for a in items
+                )
+            )
         else:
             lines.append(f"{head}: none stand out.")
     c = r["change"]
     if c:
-        lines.append(f"Change: since {c['since']} ({c['recent_reviews']} reviews) the average rating is {c['avg_rating_recent']} "
-                     f"vs {c['avg_rating_earlier']} before; share negative {100 * c['share_negative_recent']:.1f}% vs "
-                     f"{100 * c['share_negative_earlier']:.1f}%.")
+        lines.append(
+            f"Change: since {c['since']} ({c['recent_reviews']} reviews) the average rating is {c['avg_rating_recent']} "
+            f"vs {c['avg_rating_earlier']} before; share negative {100 * c['share_negative_recent']:.1f}% vs "
+            f"{100 * c['share_negative_earlier']:.1f}%."
+        )
     else:
         lines.append("Change over time: these reviews carry no dates (or too few), so no trend can be shown.")
     return "\n".join(lines)
@@ -146,8 +225,7 @@ class ReviewArgs(BaseModel):
 
 @tool(
     "review_analysis",
-    "Analyse one product's reviews: rating distribution, top complaints and praise with quotes, and what changed "
-    "over time.",
+    "Analyse one product's reviews: rating distribution, top complaints and praise with quotes, and what changed over time.",
     examples=[
         "what do customers complain about on product 1078?",
         "summarise the reviews of item 862",
@@ -157,6 +235,30 @@ class ReviewArgs(BaseModel):
 )
 def review_analysis(ctx: ToolContext, args: ReviewArgs) -> ToolResult:
     r = analyse_product(ctx.ws, args.product_id)
-    chart = {"type": "bar", "title": f"Ratings of product {args.product_id}", "x": "stars", "y": ["reviews"],
-             "data": [{"stars": k, "reviews": v} for k, v in sorted(r["rating_distribution"].items())]}
-    return ToolResult(data=r, summary=describe(r), chart=chart)
+    chart = {
+        "type": "bar",
+        "title": f"Ratings of product {args.product_id}",
+        "x": "stars",
+        "y": ["reviews"],
+        "data": [{"stars": k, "reviews": v} for k, v in sorted(r["rating_distribution"].items())],
+    }
+    # the reviews quoted as examples are the answer's sources, cited where they are quoted
+    quoted = list(
+        dict.fromkeys(a["quoted_reviews"][0] for key in ("complaints", "praise") for a in r[key] if a.get("quoted_reviews"))
+    )
+    sources = []
+    if quoted:
+        rows = {
+            d["ref_id"]: d
+            for d in ctx.ws.query(
+                "SELECT doc_id, kind, ref_id, product_id, customer_id, created_at, text FROM documents "
+                "WHERE kind = 'review' AND ref_id IN (SELECT unnest(?::VARCHAR[]))",
+                [quoted],
+            )
+        }
+        for rid in quoted:
+            if rid in rows:
+                d = rows[rid]
+                sources.append({**d, "score": 1.0, "created_at": d["created_at"].isoformat() if d["created_at"] else None})
+    cite = {s["ref_id"]: n for n, s in enumerate(sources, start=1)}
+    return ToolResult(data=r, summary=describe(r, cite), chart=chart, sources=sources)

@@ -49,12 +49,18 @@ class SearchArgs(BaseModel):
 )
 def search_corpus(ctx: ToolContext, args: SearchArgs) -> ToolResult:
     hits = ctx.index.search(
-        args.query, k=ctx.settings.top_k, kind=None if args.kind == "any" else args.kind,
-        product_id=args.product_id, since=args.since, until=args.until,
+        args.query,
+        k=ctx.settings.top_k,
+        kind=None if args.kind == "any" else args.kind,
+        product_id=args.product_id,
+        since=args.since,
+        until=args.until,
     )
     sources = [h.to_dict() for h in hits]
     if not hits:
-        return ToolResult(data=[], summary=f"No {args.kind if args.kind != 'any' else ''} documents match {args.query!r}.", sources=[])
+        return ToolResult(
+            data=[], summary=f"No {args.kind if args.kind != 'any' else ''} documents match {args.query!r}.", sources=[]
+        )
     lines = []
     for n, h in enumerate(hits, start=1):
         extra = f", product {h.product_id}" if h.product_id and h.kind == "review" else ""

@@ -42,15 +42,22 @@ from workspace.artifacts import load_artifact, save_artifact, stable_split
 from .base import ToolContext, ToolError, ToolResult, tool
 from .slices import SliceArgs, slice_doc_ids
 
-__all__ = ["SentimentModel", "LABELS", "train_sentiment", "score_documents", "labelled_sets", "vader_label",
-           "sentiment_trend", "sentiment"]
+__all__ = [
+    "SentimentModel",
+    "LABELS",
+    "train_sentiment",
+    "score_documents",
+    "labelled_sets",
+    "vader_label",
+    "sentiment_trend",
+    "sentiment",
+]
 
 LABELS = ("negative", "neutral", "positive")
 LABELLED_SOURCE = ("vaderSentiment==3.3.2", "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9")
-_HUTTO = {"movies": "movieReviewSnippets", "amazon": "amazonReviewSnippets", "nyt": "nytEditorialSnippets",
-          "tweets": "tweets"}
-TRAIN_SETS = ("movies", "amazon")   # 80% trained on, 20% tested
-UNSEEN_SETS = ("nyt", "tweets")     # never trained on
+_HUTTO = {"movies": "movieReviewSnippets", "amazon": "amazonReviewSnippets", "nyt": "nytEditorialSnippets", "tweets": "tweets"}
+TRAIN_SETS = ("movies", "amazon")  # 80% trained on, 20% tested
+UNSEEN_SETS = ("nyt", "tweets")  # never trained on
 BAND = 0.5
 
 
@@ -77,8 +84,9 @@ def _vader():
 def vader_features(texts: list[str]) -> np.ndarray:
     """[neg, neu, pos, compound] per text (the first 1,000 characters: VADER is O(n²) in words)."""
     v = _vader()
-    return np.array([[s["neg"], s["neu"], s["pos"], s["compound"]] for s in (v.polarity_scores(t[:1000]) for t in texts)],
-                    dtype=np.float32).reshape(-1, 4)
+    return np.array(
+        [[s["neg"], s["neu"], s["pos"], s["compound"]] for s in (v.polarity_scores(t[:1000]) for t in texts)], dtype=np.float32
+    ).reshape(-1, 4)
 
 
 def vader_label(texts: list[str]) -> np.ndarray:
@@ -131,11 +139,17 @@ def _load(ws_path: str, _mtime: float) -> SentimentModel:
 
 def _row(p) -> dict:
     i = int(np.argmax(p))
-    return {"label": LABELS[i], "p_negative": round(float(p[0]), 3), "p_neutral": round(float(p[1]), 3),
-            "p_positive": round(float(p[2]), 3), "score": round(float(p[2] - p[0]), 3)}
+    return {
+        "label": LABELS[i],
+        "p_negative": round(float(p[0]), 3),
+        "p_neutral": round(float(p[1]), 3),
+        "p_positive": round(float(p[2]), 3),
+        "score": round(float(p[2] - p[0]), 3),
+    }
 
 
 # -- labelled data -------------------------------------------------------------------------------
+
 
 def labelled_sets(cache_dir: Path) -> dict[str, pd.DataFrame]:
     """The Hutto & Gilbert sets as DataFrames (id, text, mean, label)."""
@@ -173,7 +187,8 @@ def _embed_cached(texts: list[str], embedder, cache_dir: Path, tag: str) -> np.n
 def _review_rows(ws, sample: int | None) -> pd.DataFrame:
     df = ws.con.sql(
         "SELECT d.doc_id, d.ref_id, d.text, r.rating FROM documents d JOIN reviews r ON r.review_id = d.ref_id "
-        "JOIN embeddings e USING (doc_id) WHERE d.kind = 'review' AND r.rating BETWEEN 1 AND 5 ORDER BY d.doc_id").df()
+        "JOIN embeddings e USING (doc_id) WHERE d.kind = 'review' AND r.rating BETWEEN 1 AND 5 ORDER BY d.doc_id"
+    ).df()
     if sample:
         df = df.head(sample)
     df["label"] = df["rating"].map(rating_label)
@@ -184,8 +199,11 @@ def _review_rows(ws, sample: int | None) -> pd.DataFrame:
 def _scores(y, pred) -> dict:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"macro_f1": round(float(f1_score(y, pred, average="macro", labels=[0, 1, 2])), 4),
-            "accuracy": round(float(accuracy_score(y, pred)), 4), "n": int(len(y))}
+    return {
+        "macro_f1": round(float(f1_score(y, pred, average="macro", labels=[0, 1, 2])), 4),
+        "accuracy": round(float(accuracy_score(y, pred)), 4),
+        "n": int(len(y)),
+    }
 
 
 def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = None, save: bool = True) -> dict:
@@ -203,8 +221,10 @@ def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = N
     for name, df in ext.items():
         if sample:  # quick runs: a random subset; domains only tested on get at most 500 rows
             df = df.sample(frac=1.0, random_state=0).head(sample if name in TRAIN_SETS else min(sample, 500))
-        df = df.assign(vec=list(_embed_cached(df["text"].tolist(), embedder, cache_dir, name)),
-                       split=df["id"].map(lambda k: stable_split(k, 0.8, 0.0)))
+        df = df.assign(
+            vec=list(_embed_cached(df["text"].tolist(), embedder, cache_dir, name)),
+            split=df["id"].map(lambda k: stable_split(k, 0.8, 0.0)),
+        )
         if name in TRAIN_SETS:
             parts.append(df[df["split"] == "train"])
             tests[f"{name} (held out)"] = df[df["split"] != "train"]
@@ -224,25 +244,48 @@ def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = N
     data = {"reviews": len(parts[0]), **{n: len(p) for n, p in zip(TRAIN_SETS, parts[1:])}}
     card = {"metrics": metrics, "n_train": len(train), "data": data}
     if save:
-        card = save_artifact(ws.path, "sentiment", model, n_train=len(train), metrics=metrics, data=data,
-                             features="MiniLM-L6 embedding + VADER scores", labels=list(LABELS))
+        card = save_artifact(
+            ws.path,
+            "sentiment",
+            model,
+            n_train=len(train),
+            metrics=metrics,
+            data=data,
+            features="MiniLM-L6 embedding + VADER scores",
+            labels=list(LABELS),
+        )
     card["model"] = model
     return card
 
 
-def score_documents(ws, index, model: SentimentModel, batch: int = 4096, progress: bool = True) -> int:
-    """(Re)score every document into ``doc_sentiment``; return how many rows were written."""
+def score_documents(ws, index, model: SentimentModel, batch: int = 4096, progress: bool = True, only_new: bool = False) -> int:
+    """(Re)score every document into ``doc_sentiment`` (``only_new``: those without a score yet, as an import
+    does); return how many rows were written."""
     from tqdm import tqdm
 
-    ws.con.execute("DELETE FROM doc_sentiment")
-    docs = ws.con.sql("SELECT doc_id, text FROM documents JOIN embeddings USING (doc_id) ORDER BY doc_id").df()
+    if only_new:
+        docs = ws.con.sql(
+            "SELECT doc_id, text FROM documents JOIN embeddings USING (doc_id) "
+            "WHERE doc_id NOT IN (SELECT doc_id FROM doc_sentiment) ORDER BY doc_id"
+        ).df()
+    else:
+        ws.con.execute("DELETE FROM doc_sentiment")
+        docs = ws.con.sql("SELECT doc_id, text FROM documents JOIN embeddings USING (doc_id) ORDER BY doc_id").df()
     written = 0
-    for i in tqdm(range(0, len(docs), batch), desc="scoring sentiment", disable=not progress):
-        part = docs.iloc[i:i + batch]
+    for i in tqdm(range(0, len(docs), batch), desc="scoring sentiment", disable=not progress or docs.empty):
+        part = docs.iloc[i : i + batch]
         _, vecs = index.stored_vectors(ids=part["doc_id"].to_numpy())
         p = model.proba(vecs, part["text"].tolist())
-        out = pd.DataFrame({"doc_id": part["doc_id"].to_numpy(), "label": [LABELS[j] for j in p.argmax(1)],
-                            "score": p[:, 2] - p[:, 0], "p_neg": p[:, 0], "p_neu": p[:, 1], "p_pos": p[:, 2]})
+        out = pd.DataFrame(
+            {
+                "doc_id": part["doc_id"].to_numpy(),
+                "label": [LABELS[j] for j in p.argmax(1)],
+                "score": p[:, 2] - p[:, 0],
+                "p_neg": p[:, 0],
+                "p_neu": p[:, 1],
+                "p_pos": p[:, 2],
+            }
+        )
         ws.con.register("_sent", out)
         ws.con.execute("INSERT INTO doc_sentiment SELECT doc_id, label, score, p_neg, p_neu, p_pos FROM _sent")
         ws.con.unregister("_sent")
@@ -252,21 +295,31 @@ def score_documents(ws, index, model: SentimentModel, batch: int = 4096, progres
 
 # -- aggregates and the tool ---------------------------------------------------------------------
 
-_GROUPS = {"day": "date_trunc('day', d.created_at)", "week": "date_trunc('week', d.created_at)",
-           "month": "date_trunc('month', d.created_at)", "product": "d.product_id", "customer": "d.customer_id"}
+_GROUPS = {
+    "day": "date_trunc('day', d.created_at)",
+    "week": "date_trunc('week', d.created_at)",
+    "month": "date_trunc('month', d.created_at)",
+    "product": "d.product_id",
+    "customer": "d.customer_id",
+}
 
 
 def sentiment_trend(ws, doc_ids: np.ndarray, by: str) -> list[dict]:
     """Per group: documents, mean score, share negative/positive. Empty groups are left out."""
     key = _GROUPS[by]
-    return ws.con.sql(
-        f"""SELECT {key} AS grp, count(*) AS n, round(avg(s.score), 3) AS mean_score,
+    return (
+        ws.con.sql(
+            f"""SELECT {key} AS grp, count(*) AS n, round(avg(s.score), 3) AS mean_score,
                    round(avg(CASE WHEN s.label = 'negative' THEN 1.0 ELSE 0 END), 3) AS share_negative,
                    round(avg(CASE WHEN s.label = 'positive' THEN 1.0 ELSE 0 END), 3) AS share_positive
             FROM doc_sentiment s JOIN documents d USING (doc_id)
             WHERE s.doc_id IN (SELECT unnest(?::BIGINT[])) AND {key} IS NOT NULL
             GROUP BY grp ORDER BY {"grp" if by in ("day", "week", "month") else "n DESC"}""",
-        params=[doc_ids.tolist()]).df().to_dict("records")
+            params=[doc_ids.tolist()],
+        )
+        .df()
+        .to_dict("records")
+    )
 
 
 def _require_scores(ws) -> None:
@@ -279,9 +332,12 @@ def _require_scores(ws) -> None:
 
 
 class SentimentArgs(SliceArgs):
-    text: str | None = Field(None, max_length=5000, description="Only a text the user quoted to be scored, instead of workspace documents.")
+    text: str | None = Field(
+        None, max_length=5000, description="Only a text the user quoted to be scored, instead of workspace documents."
+    )
     by: Literal["none", "day", "week", "month", "product", "customer"] = Field(
-        "none", description="Group the scores over time (day/week/month) or by product or customer.")
+        "none", description="Group the scores over time (day/week/month) or by product or customer."
+    )
 
 
 @tool(
@@ -301,38 +357,72 @@ def sentiment(ctx: ToolContext, args: SentimentArgs) -> ToolResult:
     if args.text:
         model = SentimentModel.load(ctx.ws.path)
         r = model.predict([args.text], ctx.index.embedder)[0]
-        return ToolResult(data=r, summary=(f"The text is {r['label']} (p negative {r['p_negative']:.2f}, neutral "
-                                           f"{r['p_neutral']:.2f}, positive {r['p_positive']:.2f})."))
+        return ToolResult(
+            data=r,
+            summary=(
+                f"The text is {r['label']} (p negative {r['p_negative']:.2f}, neutral "
+                f"{r['p_neutral']:.2f}, positive {r['p_positive']:.2f})."
+            ),
+        )
     _require_scores(ctx.ws)
     ids = slice_doc_ids(ctx, args)
     if len(ids) == 0:
         raise ToolError(f"no {args.describe()} to measure")
-    tot = ctx.ws.con.sql(
-        """SELECT count(*) AS n, round(avg(score), 3) AS mean_score,
+    tot = (
+        ctx.ws.con.sql(
+            """SELECT count(*) AS n, round(avg(score), 3) AS mean_score,
                   round(100 * avg(CASE WHEN label = 'negative' THEN 1.0 ELSE 0 END), 1) AS pct_negative,
                   round(100 * avg(CASE WHEN label = 'neutral' THEN 1.0 ELSE 0 END), 1) AS pct_neutral,
                   round(100 * avg(CASE WHEN label = 'positive' THEN 1.0 ELSE 0 END), 1) AS pct_positive
-           FROM doc_sentiment WHERE doc_id IN (SELECT unnest(?::BIGINT[]))""", params=[ids.tolist()]).df().to_dict("records")[0]
+           FROM doc_sentiment WHERE doc_id IN (SELECT unnest(?::BIGINT[]))""",
+            params=[ids.tolist()],
+        )
+        .df()
+        .to_dict("records")[0]
+    )
     if not tot["n"]:
         raise ToolError(f"the {args.describe()} have no sentiment scores yet: run `pulse train`")
-    summary = [f"Sentiment of {tot['n']} {args.describe()}: {tot['pct_negative']}% negative, {tot['pct_neutral']}% neutral, "
-               f"{tot['pct_positive']}% positive (mean score {tot['mean_score']} on -1..+1)."]
+    summary = [
+        f"Sentiment of {tot['n']} {args.describe()}: {tot['pct_negative']}% negative, {tot['pct_neutral']}% neutral, "
+        f"{tot['pct_positive']}% positive (mean score {tot['mean_score']} on -1..+1)."
+    ]
     data, chart = {"overall": tot}, None
     if args.by != "none":
         groups = sentiment_trend(ctx.ws, ids, args.by)
         data["groups"] = groups
         if args.by in ("day", "week", "month"):
             shown = groups[-12:]
-            summary.append(f"By {args.by} (last {len(shown)} of {len(groups)}): " + "; ".join(
-                f"{g['grp']:%Y-%m-%d} {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in shown))
-            chart = {"type": "line", "title": f"Sentiment of {args.describe()} by {args.by}", "x": "period",
-                     "y": ["share_negative", "share_positive"], "y_label": "share of documents",
-                     "data": [{"period": f"{g['grp']:%Y-%m-%d}", "share_negative": g["share_negative"],
-                               "share_positive": g["share_positive"], "n": g["n"]} for g in groups]}
+            summary.append(
+                f"By {args.by} (last {len(shown)} of {len(groups)}): "
+                + "; ".join(f"{g['grp']:%Y-%m-%d} {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in shown)
+            )
+            chart = {
+                "type": "line",
+                "title": f"Sentiment of {args.describe()} by {args.by}",
+                "x": "period",
+                "y": ["share_negative", "share_positive"],
+                "y_label": "share of documents",
+                "data": [
+                    {
+                        "period": f"{g['grp']:%Y-%m-%d}",
+                        "share_negative": g["share_negative"],
+                        "share_positive": g["share_positive"],
+                        "n": g["n"],
+                    }
+                    for g in groups
+                ],
+            }
         else:
             worst = sorted((g for g in groups if g["n"] >= 5), key=lambda g: -g["share_negative"])[:8]
-            summary.append(f"Most negative {args.by}s (at least 5 documents): " + "; ".join(
-                f"{args.by} {g['grp']}: {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in worst))
-            chart = {"type": "bar", "title": f"Share negative by {args.by}", "x": args.by, "y": ["share_negative"],
-                     "data": [{args.by: g["grp"], "share_negative": g["share_negative"]} for g in worst]}
+            summary.append(
+                f"Most negative {args.by}s (at least 5 documents): "
+                + "; ".join(f"{args.by} {g['grp']}: {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in worst)
+            )
+            chart = {
+                "type": "bar",
+                "title": f"Share negative by {args.by}",
+                "x": args.by,
+                "y": ["share_negative"],
+                "data": [{args.by: g["grp"], "share_negative": g["share_negative"]} for g in worst],
+            }
     return ToolResult(data=data, summary="\n".join(summary), chart=chart)

@@ -16,7 +16,9 @@ from .base import ToolContext, ToolError, ToolResult, clean_id, tool
 
 class LookupArgs(BaseModel):
     entity: Literal["customer", "orders", "product"] = Field(
-        ..., description="customer: profile, order count and total spend; orders: the customer's order list; product: details and review stats.")
+        ...,
+        description="customer: profile, order count and total spend; orders: the customer's order list; product: details and review stats.",
+    )
     id: str = Field(..., min_length=1, max_length=64, description="The customer id or product id, e.g. 42.")
 
     @field_validator("id", mode="before")
@@ -52,7 +54,9 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         st = ws.query(
             "SELECT count(*) AS reviews, round(avg(rating), 2) AS avg_rating, "
             "round(100.0 * avg(CASE WHEN recommended THEN 1 ELSE 0 END), 1) AS pct_recommended "
-            "FROM reviews WHERE product_id = ?", [args.id])[0]
+            "FROM reviews WHERE product_id = ?",
+            [args.id],
+        )[0]
         r = ws.query("SELECT count(*) AS ratings, round(avg(rating), 2) AS avg FROM ratings WHERE item_id = ?", [args.id])[0]
         data = {**p, **st, "ratings": r["ratings"], "avg_user_rating": r["avg"]}
         parts = [f"Product {p['product_id']}: {p['name']}"]
@@ -61,7 +65,9 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         if p.get("price") is not None:
             parts.append(f"price {_money(p['price'])}")
         if st["reviews"]:
-            parts.append(f"{st['reviews']} reviews, average rating {st['avg_rating']} of 5, {st['pct_recommended']}% recommend it")
+            parts.append(
+                f"{st['reviews']} reviews, average rating {st['avg_rating']} of 5, {st['pct_recommended']}% recommend it"
+            )
         if r["ratings"]:
             parts.append(f"{r['ratings']} user ratings averaging {r['avg']}")
         return ToolResult(data=data, summary="; ".join(parts) + ".")
@@ -70,22 +76,33 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
     st = ws.query(
         "SELECT count(*) AS orders, round(sum(total), 2) AS total_spent, sum(n_items) AS items, "
         "min(order_date) AS first_order, max(order_date) AS last_order, round(avg(total), 2) AS avg_order "
-        "FROM orders WHERE customer_id = ?", [args.id])[0]
+        "FROM orders WHERE customer_id = ?",
+        [args.id],
+    )[0]
     if not cust and not st["orders"]:
         raise ToolError(f"no customer with id {args.id!r}")
     data = {**(cust[0] if cust else {"customer_id": args.id}), **st}
     if args.entity == "orders":
-        orders = ws.query("SELECT order_id, order_date, total, n_items, status FROM orders WHERE customer_id = ? "
-                          "ORDER BY order_date DESC, order_id LIMIT 20", [args.id])
+        orders = ws.query(
+            "SELECT order_id, order_date, total, n_items, status FROM orders WHERE customer_id = ? "
+            "ORDER BY order_date DESC, order_id LIMIT 20",
+            [args.id],
+        )
         data["recent_orders"] = orders
-        lines = [f"Customer {args.id} placed {st['orders']} orders totalling {_money(st['total_spent'] or 0)}. Most recent first:"]
-        lines += [f"- {o['order_date']:%Y-%m-%d}: order {o['order_id']}, {o['n_items']} items, {_money(o['total'])} ({o['status']})" for o in orders]
+        lines = [
+            f"Customer {args.id} placed {st['orders']} orders totalling {_money(st['total_spent'] or 0)}. Most recent first:"
+        ]
+        lines += [
+            f"- {o['order_date']:%Y-%m-%d}: order {o['order_id']}, {o['n_items']} items, {_money(o['total'])} ({o['status']})"
+            for o in orders
+        ]
         if st["orders"] > len(orders):
             lines.append(f"(showing {len(orders)} of {st['orders']})")
         return ToolResult(data=data, summary="\n".join(lines))
     summary = (
         f"Customer {args.id} placed {st['orders']} orders ({st['items']} items) totalling {_money(st['total_spent'] or 0)}, "
         f"average {_money(st['avg_order'] or 0)} per order; first order {st['first_order']:%Y-%m-%d}, last order {st['last_order']:%Y-%m-%d}."
-        if st["orders"] else f"Customer {args.id} has no orders."
+        if st["orders"]
+        else f"Customer {args.id} has no orders."
     )
     return ToolResult(data=data, summary=summary)

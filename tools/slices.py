@@ -30,7 +30,9 @@ QUERY_MIN_SIM = 0.3
 
 
 class SliceArgs(BaseModel):
-    query: str | None = Field(None, max_length=300, description="Subject to focus on, e.g. 'dresses' or 'the economy'; omit for everything.")
+    query: str | None = Field(
+        None, max_length=300, description="Subject to focus on, e.g. 'dresses' or 'the economy'; omit for everything."
+    )
     kind: Literal["any", "review", "post", "product"] = Field("any", description="review, post (social media) or any.")
     product_id: str | None = Field(None, max_length=64, description="Only documents about this product id.")
     since: date | None = Field(None, description="Start date YYYY-MM-DD, only if the user gave one.")
@@ -64,8 +66,12 @@ class SliceArgs(BaseModel):
 def slice_doc_ids(ctx: ToolContext, args: SliceArgs, pool: int = QUERY_POOL) -> np.ndarray:
     """Doc ids in the slice; all documents matching the filters when there is no query."""
     # "any" means what people wrote and what the shop sells; the shop's help articles are not opinions
-    filters = dict(kind=("post", "review", "product") if args.kind == "any" else args.kind, product_id=args.product_id,
-                   since=args.since, until=args.until)
+    filters = dict(
+        kind=("post", "review", "product") if args.kind == "any" else args.kind,
+        product_id=args.product_id,
+        since=args.since,
+        until=args.until,
+    )
     cand = ctx.index.candidates(**filters)
     if not args.query:
         if cand is None:
@@ -82,6 +88,13 @@ def doc_source(row) -> dict:
     import pandas as pd
 
     when = row.get("created_at")
-    return {"doc_id": int(row["doc_id"]), "score": None, "kind": row["kind"], "ref_id": row["ref_id"],
-            "product_id": row.get("product_id"), "customer_id": row.get("customer_id"),
-            "created_at": None if when is None or pd.isna(when) else pd.Timestamp(when).isoformat(), "text": row["text"]}
+    return {
+        "doc_id": int(row["doc_id"]),
+        "score": None,
+        "kind": row["kind"],
+        "ref_id": row["ref_id"],
+        "product_id": row.get("product_id"),
+        "customer_id": row.get("customer_id"),
+        "created_at": None if when is None or pd.isna(when) else pd.Timestamp(when).isoformat(),
+        "text": row["text"],
+    }

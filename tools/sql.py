@@ -163,6 +163,12 @@ def sql_query(ctx: ToolContext, args: SqlArgs) -> ToolResult:
     cols, rows, truncated = run_sql(ctx.ws.con, args.sql, ctx.settings.sql_row_limit, ctx.settings.sql_timeout_s)
     shown = rows[:20]
     lines = [" | ".join(cols)] + [" | ".join("" if v is None else str(v) for v in r) for r in shown]
-    more = f"\n({len(rows)} rows{', truncated at the row limit' if truncated else ''}; first {len(shown)} shown)" if len(rows) > len(shown) or truncated else ""
-    return ToolResult(data={"sql": args.sql, "columns": cols, "rows": rows, "truncated": truncated},
-                      summary=f"SQL: {args.sql}\n" + "\n".join(lines) + more)
+    more = (
+        f"\n({len(rows)} rows{', truncated at the row limit' if truncated else ''}; first {len(shown)} shown)"
+        if len(rows) > len(shown) or truncated
+        else ""
+    )
+    return ToolResult(
+        data={"sql": args.sql, "columns": cols, "rows": rows, "truncated": truncated},
+        summary=f"SQL: {args.sql}\n" + "\n".join(lines) + more,
+    )

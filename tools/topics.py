@@ -45,8 +45,12 @@ def auto_k(n: int) -> int:
 def _vectorizer(min_df=2):
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
-    return CountVectorizer(stop_words=list(ENGLISH_STOP_WORDS | _EXTRA_STOP), min_df=min_df, max_df=0.5,
-                           token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b")
+    return CountVectorizer(
+        stop_words=list(ENGLISH_STOP_WORDS | _EXTRA_STOP),
+        min_df=min_df,
+        max_df=0.5,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b",
+    )
 
 
 @dataclass
@@ -57,8 +61,9 @@ class TopicModel:
     vocab_counts: object = field(repr=False, default=None)  # doc-term matrix, for coherence
 
 
-def fit_topics(texts: list[str], vectors: np.ndarray, n_topics: int | None = None, n_examples: int = 3,
-               seed: int = 0) -> TopicModel:
+def fit_topics(
+    texts: list[str], vectors: np.ndarray, n_topics: int | None = None, n_examples: int = 3, seed: int = 0
+) -> TopicModel:
     """Cluster the vectors, label clusters by c-TF-IDF over their texts."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
@@ -86,8 +91,15 @@ def fit_topics(texts: list[str], vectors: np.ndarray, n_topics: int | None = Non
     for t in range(k):
         members = np.where(labels == t)[0]
         near = members[np.argsort(dist[members, t])[:n_examples]]
-        out.append({"topic": t, "size": int(len(members)), "label": ", ".join(top_words[t][:4]),
-                    "words": top_words[t], "examples": near.tolist()})
+        out.append(
+            {
+                "topic": t,
+                "size": int(len(members)),
+                "label": ", ".join(top_words[t][:4]),
+                "words": top_words[t],
+                "examples": near.tolist(),
+            }
+        )
     order = sorted(range(k), key=lambda t: -out[t]["size"])
     remap = {old: new for new, old in enumerate(order)}
     out = [dict(out[t], topic=remap[t]) for t in order]
@@ -134,8 +146,7 @@ def lda_baseline(texts: list[str], k: int, seed: int = 0) -> list[list[str]]:
     vec = _vectorizer(min_df=2 if len(texts) >= 200 else 1)
     dtm = vec.fit_transform(texts)
     vocab = np.array(vec.get_feature_names_out())
-    lda = LatentDirichletAllocation(n_components=k, learning_method="online", random_state=seed, max_iter=10,
-                                    n_jobs=1).fit(dtm)
+    lda = LatentDirichletAllocation(n_components=k, learning_method="online", random_state=seed, max_iter=10, n_jobs=1).fit(dtm)
     return [vocab[np.argsort(-c)[:10]].tolist() for c in lda.components_]
 
 
@@ -148,9 +159,13 @@ def evaluate_topics(texts: list[str], vectors: np.ndarray, k: int | None = None)
     fit_s = time.perf_counter() - t0
     k = len(tm.topics)
     lda = lda_baseline(texts, k)
-    return {"n_docs": len(texts), "k": k, "fit_s": round(fit_s, 2),
-            "pulse": {"npmi": npmi(tm.top_words, tm.vocab_counts), "diversity": diversity(tm.top_words)},
-            "lda": {"npmi": npmi(lda, tm.vocab_counts), "diversity": diversity(lda)}}
+    return {
+        "n_docs": len(texts),
+        "k": k,
+        "fit_s": round(fit_s, 2),
+        "pulse": {"npmi": npmi(tm.top_words, tm.vocab_counts), "diversity": diversity(tm.top_words)},
+        "lda": {"npmi": npmi(lda, tm.vocab_counts), "diversity": diversity(lda)},
+    }
 
 
 class TopicsArgs(SliceArgs):
@@ -179,7 +194,9 @@ def topics(ctx: ToolContext, args: TopicsArgs) -> ToolResult:
     docs = ctx.ws.con.sql(
         """SELECT d.doc_id, d.kind, d.ref_id, d.product_id, d.created_at, d.text, s.score
            FROM documents d LEFT JOIN doc_sentiment s USING (doc_id)
-           WHERE d.doc_id IN (SELECT unnest(?::BIGINT[])) ORDER BY d.doc_id""", params=[ids.tolist()]).df()
+           WHERE d.doc_id IN (SELECT unnest(?::BIGINT[])) ORDER BY d.doc_id""",
+        params=[ids.tolist()],
+    ).df()
     tm = fit_topics(docs["text"].tolist(), vecs, args.n_topics)
     scores = docs["score"].to_numpy(float)
     sources, lines = [], [f"{len(tm.topics)} topics in {len(docs)} {args.describe()} (largest first):"]
@@ -196,6 +213,11 @@ def topics(ctx: ToolContext, args: TopicsArgs) -> ToolResult:
         t["examples"] = [int(docs.iloc[i]["doc_id"]) for i in t["examples"]]
         sent = f", mean sentiment {t['mean_sentiment']:+.2f}" if t["mean_sentiment"] is not None else ""
         lines.append(f"Topic {t['topic'] + 1} '{t['label']}': {t['size']} documents{sent}. e.g. " + " | ".join(ex[:2]))
-    chart = {"type": "bar", "title": f"Topic sizes: {args.describe()}", "x": "label", "y": ["size"],
-             "data": [{"label": t["label"], "size": t["size"], "mean_sentiment": t["mean_sentiment"]} for t in tm.topics]}
+    chart = {
+        "type": "bar",
+        "title": f"Topic sizes: {args.describe()}",
+        "x": "label",
+        "y": ["size"],
+        "data": [{"label": t["label"], "size": t["size"], "mean_sentiment": t["mean_sentiment"]} for t in tm.topics],
+    }
     return ToolResult(data={"topics": tm.topics, "n_docs": len(docs)}, summary="\n".join(lines), sources=sources, chart=chart)

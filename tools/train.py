@@ -55,6 +55,29 @@ def public_series(cache_dir) -> dict[str, pd.DataFrame]:
     return out
 
 
+_SINGLES = ("AutoETS", "AutoTheta", "AutoARIMA")
+
+
+def _single_models(train: pd.DataFrame, test: pd.DataFrame, h: int, freq: str, season: int) -> dict[str, float]:
+    """Held-out MASE of each statsforecast model alone, default settings, raw scale: the bar to beat."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+    from utilsforecast.losses import mase
+
+    from .forecast import _PANDAS_FREQ
+
+    tr = train.assign(unique_id="s")[["unique_id", "ds", "y"]]
+    fc = StatsForecast(
+        models=[AutoETS(season_length=season), AutoTheta(season_length=season), AutoARIMA(season_length=season)],
+        freq=_PANDAS_FREQ[freq],
+    ).forecast(df=tr, h=h)
+    ev = pd.DataFrame(
+        {"unique_id": "s", "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy(), **{k: fc[k].to_numpy() for k in _SINGLES}}
+    )
+    ms = mase(ev, models=list(_SINGLES), seasonality=season, train_df=tr)
+    return {k: round(float(ms[k].iat[0]), 4) for k in _SINGLES}
+
+
 def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict:
     """Hold out the last h points of each series; forecast them with Pulse's choice and with seasonal naive.
 
@@ -70,20 +93,50 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
         r = forecast_series(train, h, freq, name=name)
         m = _season(len(train), freq)
         naive = np.resize(train["y"].to_numpy()[-m:], h) if m > 1 else np.repeat(train["y"].iat[-1], h)
-        ev = pd.DataFrame({"unique_id": name, "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy(),
-                           "pulse": [p["yhat"] for p in r["forecast"]], "seasonal_naive": naive})
+        ev = pd.DataFrame(
+            {
+                "unique_id": name,
+                "ds": test["ds"].to_numpy(),
+                "y": test["y"].to_numpy(),
+                "pulse": [p["yhat"] for p in r["forecast"]],
+                "seasonal_naive": naive,
+            }
+        )
         tr = train.assign(unique_id=name)
         ms = mase(ev, models=["pulse", "seasonal_naive"], seasonality=m, train_df=tr)
         sm = smape(ev, models=["pulse", "seasonal_naive"])
-        inside = float(np.mean((test["y"].to_numpy() >= [p["lo_95"] for p in r["forecast"]]) &
-                               (test["y"].to_numpy() <= [p["hi_95"] for p in r["forecast"]])))
-        rows[name] = {"h": h, "freq": freq, "model": r["model"], "mase": round(float(ms["pulse"].iat[0]), 4),
-                      "mase_seasonal_naive": round(float(ms["seasonal_naive"].iat[0]), 4),
-                      "smape": round(float(sm["pulse"].iat[0]), 4), "smape_seasonal_naive": round(float(sm["seasonal_naive"].iat[0]), 4),
-                      "coverage_95": round(inside, 3)}
+        inside = float(
+            np.mean(
+                (test["y"].to_numpy() >= [p["lo_95"] for p in r["forecast"]])
+                & (test["y"].to_numpy() <= [p["hi_95"] for p in r["forecast"]])
+            )
+        )
+        singles = _single_models(train, test, h, freq, m)
+        rows[name] = {
+            "h": h,
+            "freq": freq,
+            "model": r["model"],
+            "mase": round(float(ms["pulse"].iat[0]), 4),
+            **{f"mase_{k}": v for k, v in singles.items()},
+            "mase_seasonal_naive": round(float(ms["seasonal_naive"].iat[0]), 4),
+            "smape": round(float(sm["pulse"].iat[0]), 4),
+            "smape_seasonal_naive": round(float(sm["seasonal_naive"].iat[0]), 4),
+            "coverage_95": round(inside, 3),
+        }
     mean = lambda k: round(float(np.mean([r[k] for r in rows.values()])), 4)  # noqa: E731
-    return {"series": rows, "mean_mase": mean("mase"), "mean_mase_seasonal_naive": mean("mase_seasonal_naive"),
-            "mean_smape": mean("smape"), "mean_smape_seasonal_naive": mean("smape_seasonal_naive")}
+    single = {k: mean(f"mase_{k}") for k in _SINGLES}
+    best = min(single, key=single.get)
+    return {
+        "series": rows,
+        "mean_mase": mean("mase"),
+        "mean_mase_seasonal_naive": mean("mase_seasonal_naive"),
+        **{f"mean_mase_{k}": v for k, v in single.items()},
+        "best_single_model": best,
+        "mean_mase_best_single": single[best],
+        "gain_vs_best_single": round(1 - mean("mase") / single[best], 4) if single[best] else None,
+        "mean_smape": mean("smape"),
+        "mean_smape_seasonal_naive": mean("smape_seasonal_naive"),
+    }
 
 
 def evaluate_topic_quality(ws, index, per_kind: int = 2000) -> dict:
@@ -92,8 +145,9 @@ def evaluate_topic_quality(ws, index, per_kind: int = 2000) -> dict:
 
     out = {}
     for kind in ("review", "post"):
-        rows = ws.con.sql("SELECT doc_id, text FROM documents WHERE kind = ? ORDER BY hash(doc_id) LIMIT ?",
-                          params=[kind, per_kind]).df()
+        rows = ws.con.sql(
+            "SELECT doc_id, text FROM documents WHERE kind = ? ORDER BY hash(doc_id) LIMIT ?", params=[kind, per_kind]
+        ).df()
         if len(rows) < 50:
             continue
         ids, vecs = index.stored_vectors(ids=rows["doc_id"].to_numpy())
@@ -127,8 +181,14 @@ def train_all(ws, index, settings, embedder, steps=STEPS, sample: int | None = N
                 card.pop("model")
             elif step == "topics":
                 m = evaluate_topic_quality(ws, index, per_kind=sample or 2000)
-                card = save_artifact(ws.path, "topics", None, n_train=sum(v["n_docs"] for v in m.values()), metrics=m,
-                                     note="topics are fitted per slice at request time; these are quality metrics")
+                card = save_artifact(
+                    ws.path,
+                    "topics",
+                    None,
+                    n_train=sum(v["n_docs"] for v in m.values()),
+                    metrics=m,
+                    note="topics are fitted per slice at request time; these are quality metrics",
+                )
             elif step == "forecast":
                 series = {}
                 if ws.query("SELECT 1 FROM orders LIMIT 1"):
@@ -137,8 +197,14 @@ def train_all(ws, index, settings, embedder, steps=STEPS, sample: int | None = N
                 for name, df in public_series(settings.cache_dir).items():
                     series[f"{name} (monthly)"] = (df, 12, "M")
                 m = evaluate_forecasts(series)
-                card = save_artifact(ws.path, "forecast", None, n_train=sum(len(v[0]) for v in series.values()), metrics=m,
-                                     note="models are chosen per series by backtest at request time; last h points held out here")
+                card = save_artifact(
+                    ws.path,
+                    "forecast",
+                    None,
+                    n_train=sum(len(v[0]) for v in series.values()),
+                    metrics=m,
+                    note="models are chosen per series by backtest at request time; last h points held out here",
+                )
             else:
                 raise ValueError(f"unknown step {step!r}; steps are {', '.join(STEPS)}")
         except ToolError as e:

@@ -46,8 +46,14 @@ def save_artifact(ws_path: Path, name: str, obj: Any, n_train: int, metrics: dic
 
     d = _dir(ws_path)
     d.mkdir(parents=True, exist_ok=True)
-    meta = {"name": name, "version": ARTIFACT_VERSION, "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "n_train": int(n_train), "metrics": metrics, **card}
+    meta = {
+        "name": name,
+        "version": ARTIFACT_VERSION,
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "n_train": int(n_train),
+        "metrics": metrics,
+        **card,
+    }
     tmp = d / f".{name}.joblib.tmp"
     joblib.dump(obj, tmp)
     os.replace(tmp, d / f"{name}.joblib")
@@ -64,8 +70,10 @@ def load_artifact(ws_path: Path, name: str) -> tuple[Any, dict]:
         raise ArtifactMissing(f"no trained {name} model in {ws_path}: run `pulse train`")
     card = json.loads(c.read_text())
     if card.get("version") != ARTIFACT_VERSION:
-        raise ArtifactMissing(f"the {name} model in {ws_path} has format {card.get('version')}, "
-                              f"this Pulse reads {ARTIFACT_VERSION}: run `pulse train` again")
+        raise ArtifactMissing(
+            f"the {name} model in {ws_path} has format {card.get('version')}, "
+            f"this Pulse reads {ARTIFACT_VERSION}: run `pulse train` again"
+        )
     return joblib.load(f), card
 
 

