@@ -213,7 +213,7 @@ class PulseService:
             return self.rebuild_dashboard()
         snap["fresh"] = dash.is_fresh(snap, self.analyst.ws)
         if not snap["fresh"]:
-            self.rebuild_dashboard_in_background()
+            self.rebuild_dashboard_in_background(only_if_stale=False)  # just found stale: no second load and fingerprint
         return snap
 
     def rebuild_dashboard(self) -> dict:
