@@ -58,17 +58,23 @@ def component_rows(ws_path: Path) -> list[dict]:
                 f"{m['n_docs']:,} {kind}, k={m['k']}",
             )
     if "recommender" in cards:
-        t = cards["recommender"]["metrics"]["test"]
-        d = cards["recommender"].get("data", {})
-        for metric in ("recall@10", "ndcg@10"):
-            add(
-                "recommendation",
-                metric,
-                t["pulse"][metric],
-                "popularity",
-                t["popularity"][metric],
-                f"{d.get('interactions', '?'):,} interactions, time split, {t['users']} test users",
-            )
+        m, d = cards["recommender"]["metrics"], cards["recommender"].get("data", {})
+        splits = [("test", m.get("split", "").split(":")[0])] + (
+            [("global_time", "global time cut 80/20")] if m.get("global_time") else []
+        )
+        for key, label in splits:
+            t = m[key]
+            for metric in ("recall@10", "ndcg@10"):
+                for base in ("default ALS", "popularity"):
+                    if base in t:
+                        add(
+                            "recommendation",
+                            metric,
+                            t["pulse"][metric],
+                            base,
+                            t[base][metric],
+                            f"{d.get('interactions', '?'):,} interactions, {label}, {t['users']} test users ({m.get('model', 'ALS')})",
+                        )
     if "forecast" in cards:
         m = cards["forecast"]["metrics"]
         for name, r in m["series"].items():

@@ -1,6 +1,7 @@
-"""Recommendation: implicit ALS on real MovieLens ratings, content similarity, popularity fallback.
+"""Recommendation: EASE / ALS / item-kNN chosen on a dev split of real MovieLens ratings, content, popularity.
 
-Bad input we tried: no user and no item, an unknown item with no text, an unknown user.
+Bad input we tried: no user and no item, an unknown item with no text, an unknown user,
+an unknown model kind.
 """
 
 import io
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tools import ToolError
-from tools.recommend import Recommender, _time_split, evaluate_split
+from tools.recommend import CANDIDATES, Recommender, _per_user_split, _time_split, choose_and_measure, evaluate_split
 
 
 @pytest.fixture(scope="module")
@@ -30,22 +31,77 @@ def movielens(settings_factory, tmp_path_factory):
     )
 
 
+def test_per_user_split_holds_out_each_users_last_fifth():
+    df = pd.DataFrame(
+        {
+            "user": ["a"] * 10 + ["b"] * 2,
+            "item": [f"i{i}" for i in range(10)] + ["i0", "i1"],
+            "strength": 1.0,
+            "at": pd.to_datetime([f"2024-01-{d:02d}" for d in (5, 1, 9, 3, 7, 2, 10, 4, 8, 6)] + ["2024-01-01", "2024-01-02"]),
+        }
+    )
+    train, test, how = _per_user_split(df, 0.2)
+    assert how == "per user, by time"
+    assert sorted(test["item"]) == ["i2", "i6"]  # a's two latest (Jan 9 and 10); b has too few to hold any out
+    assert len(train) == 10 and train.groupby("user")["at"].max()["a"] < test["at"].min()
+    undated = df.assign(at=pd.NaT)
+    train, test, how = _per_user_split(undated, 0.2)
+    assert how.startswith("per user, at random") and len(test) == 2 and set(test["user"]) == {"a"}
+
+
+def test_recency_weights_halve_every_half_life_items():
+    df = pd.DataFrame(
+        {
+            "user": ["a"] * 3,
+            "item": ["x", "y", "z"],
+            "strength": 1.0,
+            "at": pd.to_datetime(["2024-03-01", "2024-01-01", "2024-02-01"]),
+        }
+    )
+    rec = Recommender("ease", l2=1.0, half_life=1).fit(df)
+    w = dict(zip(rec.items, rec.query.toarray()[0]))
+    assert w == {"x": 1.0, "y": 0.25, "z": 0.5}  # x is the latest
+    with pytest.raises(ValueError, match="unknown recommender kind"):
+        Recommender("svd")
+
+
+def test_the_dev_choice_beats_default_als_on_a_per_user_split(movielens):
+    m = choose_and_measure(movielens)
+    assert len(m["dev_ndcg@10"]) == len(CANDIDATES) and m["model"] == max(m["dev_ndcg@10"], key=m["dev_ndcg@10"].get)
+    t = m["test"]
+    assert t["users"] > 900
+    # the issue's bar: recall@10 at least 10% above implicit's default ALS, fitted in the same run
+    assert t["pulse"]["recall@10"] >= 1.10 * t["default ALS"]["recall@10"], t
+    assert t["pulse"]["ndcg@10"] > t["default ALS"]["ndcg@10"] > t["popularity"]["ndcg@10"], t
+    g = m["global_time"]
+    assert g["pulse"]["recall@10"] > g["popularity"]["recall@10"], g
+
+
 def test_als_beats_popularity_on_a_time_split(movielens):
     train, test = _time_split(movielens, 0.8)
     assert train["at"].max() <= test["at"].min()
-    r = evaluate_split(Recommender(16, 1.0, 0.5).fit(train), train, test)
+    r = evaluate_split(Recommender("als", factors=32, regularization=10.0).fit(train), train, test)
     assert r["users"] > 50
     assert r["pulse"]["recall@10"] > r["popularity"]["recall@10"], r
     assert r["pulse"]["ndcg@10"] > r["popularity"]["ndcg@10"], r
 
 
-def test_each_kind_of_user_gets_k_new_items(movielens):
-    rec = Recommender().fit(movielens, content=(["ml-1", "ml-2", "ml-3"], _unit([[1, 0], [0.9, 0.1], [0, 1]])))
+@pytest.mark.parametrize("kind,params", [("ease", {"half_life": 8}), ("als", {"factors": 16}), ("itemknn", {"K": 50})])
+def test_each_kind_of_user_gets_k_new_items(movielens, kind, params):
+    content = (["new-1", "ml-2", "ml-3"], _unit([[1, 0], [0.9, 0.1], [0, 1]]))  # new-1: a product nobody has taken yet
+    rec = Recommender(kind, **params).fit(movielens, content=content)
     seen = set(movielens.loc[movielens["user"] == "ml-1", "item"])
     got = rec.for_user("ml-1", 10)
     assert len(got) == 10 and not seen & {g["item_id"] for g in got} and got[0]["why"].startswith("collaborative")
-    cold = rec.for_user("new-user", 5, history=["ml-1"])
+    cold = rec.for_user("new-user", 5, history=["new-1"])
     assert cold[0]["why"] == "similar product text" and cold[0]["item_id"] == "ml-2"
+    if kind != "als":  # EASE and item-kNN serve a user they were not fitted on from the user's history
+        warm = rec.for_user("new-user", 5, history=["ml-50", "ml-181"])
+        assert (
+            len(warm) == 5
+            and warm[0]["why"].startswith("collaborative")
+            and not {"ml-50", "ml-181"} & {w["item_id"] for w in warm}
+        )
     assert [g["why"] for g in rec.for_user("stranger", 3)] == ["popular"] * 3
     sim = rec.similar_items("ml-50", 5)
     assert len(sim) == 5 and "ml-50" not in {s["item_id"] for s in sim}
@@ -76,6 +132,9 @@ def test_training_card_and_cli_batch(trained_ws, tmp_path, capsys):
 
     _, card = load_artifact(trained_ws, "recommender")
     assert card["metrics"]["fit_s"] < 10 and {"recall@10", "ndcg@10"} <= set(card["metrics"]["test"]["pulse"])
+    assert {"pulse", "popularity", "default ALS"} <= set(card["metrics"]["test"]) and card["metrics"]["model"] in card["metrics"][
+        "dev_ndcg@10"
+    ]
     users = tmp_path / "users.txt"
     users.write_text("ml-1\nml-2\nnobody\n")
     assert main(["--workspace", str(trained_ws), "recommend", "--users-file", str(users), "--k", "3", "--json"]) == 0

@@ -1,24 +1,32 @@
-"""Recommendations: implicit ALS on interactions, content similarity for cold starts, popularity last.
+"""Recommendations: the best of EASE, ALS and item-kNN on a dev split, content similarity for cold starts, popularity last.
 
 Interactions are ratings (user, item, rating) and order lines (customer,
-product, quantity), as one user-by-item matrix of confidences. Three
-recommenders answer in order, so every user gets something sensible:
+product, quantity), as one binary user-by-item matrix (did this user take this
+item). Three recommenders answer in order, so every user gets something sensible:
 
-1. ``implicit``'s AlternatingLeastSquares, for users and items it was fitted on;
+1. a collaborative model, chosen per workspace on a dev split from what the
+   field uses: EASE (Steck 2019, a closed-form item-item model), ``implicit``'s
+   AlternatingLeastSquares on BM25-weighted interactions, and ``implicit``'s
+   cosine item-kNN. EASE and item-kNN also serve a user the model was not
+   fitted on, from that user's history;
 2. content similarity on the stored MiniLM vectors of product texts, for users
-   whose items the ALS model has not seen (and for "similar items" of new items);
+   whose items no model has seen (and for "similar items" of new items);
 3. popularity (most interacted items in the training period), for unknown users.
 
-Evaluated on a time split: fit on the first 80% of interactions by time,
-score recall@10 and NDCG@10 on the later 20% (users seen in training only),
-beside popularity on the same split. Hyper-parameters are picked on a dev
-split inside the training period (first 70% → next 10%), never on test.
+Evaluated the way a recommender is used: each user's last 20% of interactions
+(by time; at random where the rows carry no dates) are held out, and recall@10
+and NDCG@10 are scored beside popularity and ``implicit``'s ALS with default
+settings (64 factors), all fitted in the same run. The choice of model is made
+on a dev split inside the fitting part (each user's last 20% of it), never on
+test. A global time cut (first 80% of all interactions, then the rest) is
+reported beside it.
 
     >>> rec = Recommender.load(ws_path)                        # doctest: +SKIP
     >>> [r["item_id"] for r in rec.for_user("ml-1", k=3)]      # doctest: +SKIP
     ['ml-173', 'ml-50', 'ml-98']
 
-What it leaves out: session-based and sequence models, business rules (stock, margin).
+What it leaves out: session-based and sequence models, explicit rating
+prediction, business rules (stock, margin).
 """
 
 from __future__ import annotations
@@ -35,10 +43,26 @@ from workspace.artifacts import load_artifact, save_artifact
 
 from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
 
-__all__ = ["Recommender", "interactions", "train_recommender", "evaluate_split", "recommend"]
+__all__ = ["CANDIDATES", "Recommender", "choose_and_measure", "evaluate_split", "interactions", "recommend", "train_recommender"]
 
-#: (factors, regularization, alpha) tried on the dev split; confidence = 1 + alpha * strength.
-GRID = [(f, r, a) for f in (8, 16, 32) for r in (0.05, 1.0) for a in (0.25, 0.5, 1.0)]
+#: (kind, parameters) tried on the dev split.
+CANDIDATES: list[tuple[str, dict]] = (
+    [("ease", {"l2": l2} | ({"half_life": h} if h else {})) for l2 in (100.0, 300.0, 1000.0, 3000.0) for h in (0, 3, 8)]
+    + [("als", {"factors": f, "regularization": 10.0}) for f in (32, 64)]
+    + [("itemknn", {"K": 200} | ({"half_life": h} if h else {})) for h in (0, 5)]
+)
+#: The baseline every card reports: implicit's ALS as the library ships it, with 64 factors.
+DEFAULT_ALS: tuple[str, dict] = ("als-default", {"factors": 64})
+#: EASE inverts an items-by-items matrix; beyond this many items it keeps the most interacted ones.
+MAX_EASE_ITEMS = 5000
+#: Share of each user's interactions held out (test, then dev inside the rest).
+HOLDOUT = 0.2
+WHY = {
+    "ease": "collaborative (EASE)",
+    "als": "collaborative (ALS)",
+    "als-default": "collaborative (ALS)",
+    "itemknn": "collaborative (item-kNN)",
+}
 
 
 def interactions(ws) -> pd.DataFrame:
@@ -52,67 +76,169 @@ def interactions(ws) -> pd.DataFrame:
 
 
 class Recommender:
-    """ALS + content + popularity over one interaction table. Picklable."""
+    """One collaborative model (EASE, ALS or item-kNN) + content + popularity over one interaction table. Picklable."""
 
-    def __init__(self, factors: int = 16, regularization: float = 1.0, alpha: float = 0.5, iterations: int = 15):
-        self.params = dict(factors=factors, regularization=regularization, iterations=iterations)
-        self.alpha = alpha
+    def __init__(self, kind: str = "ease", iterations: int = 15, **params):
+        if kind not in WHY:
+            raise ValueError(f"unknown recommender kind {kind!r}: one of {', '.join(WHY)}")
+        self.kind, self.params, self.iterations = kind, params, iterations
         self.users: dict[str, int] = {}
         self.items: list[str] = []
         self.item_index: dict[str, int] = {}
         self.popular: list[str] = []
-        self.model = None
-        self.user_items = None
+        self.user_items = None  # binary csr, users x items
+        self.model = None  # implicit's model (als, itemknn)
+        self.ease: np.ndarray | None = None  # EASE weights over ease_items
+        self.ease_items: np.ndarray | None = None
         self.content_ids: list[str] = []
         self.content_vecs: np.ndarray | None = None
 
+    @property
+    def name(self) -> str:
+        return self.kind + "".join(f" {k}={v:g}" for k, v in self.params.items())
+
     def fit(self, df: pd.DataFrame, content: tuple[list[str], np.ndarray] | None = None, threads: int = 2) -> "Recommender":
-        from implicit.als import AlternatingLeastSquares
         from scipy.sparse import csr_matrix
+        from threadpoolctl import threadpool_limits
 
         self.users = {u: i for i, u in enumerate(pd.unique(df["user"]))}
         self.items = list(pd.unique(df["item"]))
         self.item_index = {it: i for i, it in enumerate(self.items)}
         rows = df["user"].map(self.users).to_numpy()
         cols = df["item"].map(self.item_index).to_numpy()
-        conf = 1.0 + self.alpha * df["strength"].clip(lower=0).to_numpy(float)
-        self.user_items = csr_matrix((conf, (rows, cols)), shape=(len(self.users), len(self.items)))
-        self.user_items.sum_duplicates()
-        from threadpoolctl import threadpool_limits
+        x = csr_matrix((np.ones(len(df), np.float32), (rows, cols)), shape=(len(self.users), len(self.items)))
+        x.sum_duplicates()
+        x.data[:] = 1.0
+        self.user_items = x
+        self.counts = np.asarray(x.sum(0), np.float32).ravel()
+        order = np.argsort(-self.counts, kind="stable")
+        self.popular = [self.items[i] for i in order[:500]]
+        self.query = self._recency(df, rows, cols) if self.params.get("half_life") else x
+        if self.kind == "ease":
+            keep = np.sort(order[:MAX_EASE_ITEMS])
+            xs = x[:, keep]
+            gram = (xs.T @ xs).toarray().astype(np.float64)
+            gram[np.diag_indices_from(gram)] += self.params.get("l2", 250.0)
+            p = np.linalg.inv(gram)
+            b = -p / np.diag(p)
+            np.fill_diagonal(b, 0.0)
+            self.ease, self.ease_items = b.astype(np.float32), keep
+        else:
+            with threadpool_limits(1, "blas"):  # implicit parallelises itself; a BLAS pool on top slows it down
+                self.model = self._implicit(threads)
+                weighted = x
+                if self.kind == "als":
+                    from implicit.nearest_neighbours import bm25_weight
 
-        with threadpool_limits(1, "blas"):  # implicit parallelises itself; a BLAS pool on top slows it down
-            self.model = AlternatingLeastSquares(**self.params, random_state=0, num_threads=threads)
-            self.model.fit(self.user_items, show_progress=False)
-        self.popular = df["item"].value_counts().index[:500].tolist()
+                    weighted = bm25_weight(x, K1=100, B=0.8).tocsr().astype(np.float32)
+                self.model.fit(weighted, show_progress=False)
         if content is not None:
             self.content_ids, self.content_vecs = list(content[0]), content[1]
         return self
+
+    def _implicit(self, threads: int):
+        if self.kind == "itemknn":
+            from implicit.nearest_neighbours import CosineRecommender
+
+            return CosineRecommender(K=int(self.params.get("K", 50)), num_threads=threads)
+        from implicit.als import AlternatingLeastSquares
+
+        if self.kind == "als-default":
+            return AlternatingLeastSquares(factors=int(self.params.get("factors", 64)), random_state=0, num_threads=threads)
+        return AlternatingLeastSquares(
+            factors=int(self.params.get("factors", 64)),
+            regularization=float(self.params.get("regularization", 1.0)),
+            iterations=self.iterations,
+            random_state=0,
+            num_threads=threads,
+        )
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def _recency(self, df: pd.DataFrame, rows: np.ndarray, cols: np.ndarray):
+        """Each user's history weighted by how recent it is: 1 for the last item, halving every ``half_life`` items."""
+        from scipy.sparse import csr_matrix
+
+        keys = (np.arange(len(df)), df["at"].to_numpy(), rows) if df["at"].notna().all() else (np.arange(len(df)), rows)
+        order = np.lexsort(keys)  # by user, then time (or row order where undated)
+        r = rows[order]
+        n = np.bincount(r, minlength=len(self.users))
+        rank = np.arange(len(r)) - (np.cumsum(n) - n)[r]
+        age = n[r] - 1 - rank
+        w = (0.5 ** (age / float(self.params["half_life"]))).astype(np.float32)
+        q = csr_matrix((w, (r, cols[order])), shape=(len(self.users), len(self.items)))
+        q.sum_duplicates()
+        return q
+
+    def _scores(self, rows, uids: np.ndarray | None) -> np.ndarray:
+        """Scores of every item for users given as history rows (their stored, weighted rows where known)."""
+        if self.kind == "popularity":
+            return np.tile(self.counts, (rows.shape[0], 1))
+        if uids is not None:
+            rows = self.query[uids]
+        if self.kind == "ease":
+            out = np.zeros((rows.shape[0], len(self.items)), np.float32)
+            out[:, self.ease_items] = rows[:, self.ease_items] @ self.ease
+            return out
+        if self.kind == "itemknn":
+            return np.asarray((rows @ self.model.similarity).todense(), np.float32)
+        factors = self.model.user_factors[uids]
+        return np.asarray(factors @ self.model.item_factors.T, np.float32)
+
+    def top(self, rows, uids: np.ndarray | None, k: int) -> np.ndarray:
+        """The k best unseen items (indices; -1 past the last) for users with these binary history rows, best first."""
+        s = self._scores(rows, uids)
+        s[rows.nonzero()] = -np.inf
+        k = min(k, s.shape[1])
+        idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        part = np.take_along_axis(s, idx, 1)
+        order = np.argsort(-part, axis=1, kind="stable")
+        idx, part = np.take_along_axis(idx, order, 1), np.take_along_axis(part, order, 1)
+        return np.where(np.isfinite(part), idx, -1)
+
+    def _row(self, items: list[str]):
+        from scipy.sparse import csr_matrix
+
+        cols = sorted({self.item_index[it] for it in items if it in self.item_index})
+        return csr_matrix((np.ones(len(cols), np.float32), ([0] * len(cols), cols)), shape=(1, len(self.items)))
 
     # -- serving ---------------------------------------------------------------------------
 
     def for_user(self, user: str, k: int = 10, history: list[str] | None = None) -> list[dict]:
         """Top-k items for a user, each with its score and which recommender produced it."""
         seen = set(history or [])
-        if user in self.users:
-            u = self.users[user]
-            ids, scores = self.model.recommend(u, self.user_items[u], N=k, filter_already_liked_items=True)
-            return [
-                {"item_id": self.items[i], "score": round(float(s), 4), "why": "collaborative (ALS)"} for i, s in zip(ids, scores)
-            ]
+        u = self.users.get(user)
+        from_history = self.kind in ("ease", "itemknn") and bool(seen & self.item_index.keys())
+        if u is not None or from_history:
+            row = self._row(list(seen)) if u is None else self.user_items[u].maximum(self._row(list(seen)))
+            uid = None if u is None else np.array([u])
+            idx, scores = self.top(row, uid, k)[0], self._scores(row, uid)[0]
+            got = [{"item_id": self.items[i], "score": round(float(scores[i]), 4), "why": WHY[self.kind]} for i in idx if i >= 0]
+            if got:
+                return got
         if seen and self.content_vecs is not None:
-            got = self._content_near([h for h in seen], k, exclude=seen)
+            got = self._content_near(list(seen), k, exclude=seen)
             if got:
                 return got
         return [{"item_id": it, "score": None, "why": "popular"} for it in self.popular if it not in seen][:k]
 
     def similar_items(self, item: str, k: int = 10) -> list[dict]:
         if item in self.item_index:
-            ids, scores = self.model.similar_items(self.item_index[item], N=k + 1)
-            return [
-                {"item_id": self.items[i], "score": round(float(s), 4), "why": "co-interaction (ALS)"}
-                for i, s in zip(ids, scores)
-                if self.items[i] != item
-            ][:k]
+            i = self.item_index[item]
+            if self.kind == "ease":
+                w = np.zeros(len(self.items), np.float32)
+                pos = np.searchsorted(self.ease_items, i)
+                if pos < len(self.ease_items) and self.ease_items[pos] == i:
+                    w[self.ease_items] = self.ease[pos]
+            elif self.kind == "itemknn":
+                w = np.asarray(self.model.similarity[i].todense(), np.float32).ravel()
+            else:
+                v = self.model.item_factors
+                w = v @ v[i] / (np.linalg.norm(v, axis=1) * np.linalg.norm(v[i]) + 1e-9)
+            w[i] = -np.inf
+            best = [j for j in np.argsort(-w, kind="stable")[:k] if w[j] > 0]
+            if best:
+                return [{"item_id": self.items[j], "score": round(float(w[j]), 4), "why": "co-interaction"} for j in best]
         got = self._content_near([item], k, exclude={item})
         if not got:
             raise ToolError(f"item {item!r} has no interactions and no product text to compare")
@@ -149,54 +275,75 @@ def _load(ws_path: str, _mtime: float) -> Recommender:
 
 
 def _time_split(df: pd.DataFrame, frac: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One global cut: the first ``frac`` of all interactions by time, then the rest."""
     df = df.sort_values("at", kind="stable")
     cut = df["at"].iloc[int(len(df) * frac)]
     return df[df["at"] < cut], df[df["at"] >= cut]
 
 
-def _random_split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A stable pseudo-random split of each user's interactions (for interactions that carry no dates)."""
-    h = pd.util.hash_pandas_object(df["user"].astype(str) + "\x1f" + df["item"].astype(str) + salt, index=False)
-    u = (h.to_numpy() % 10_000) / 10_000
-    return df[u < frac], df[u >= frac]
+def _per_user_split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """Each user's last ``frac`` of interactions held out (users with at least 3): by time, or at random if undated."""
+    dated = df["at"].notna().mean() >= 0.95
+    if dated:
+        df = df.dropna(subset=["at"]).sort_values(["user", "at"], kind="stable")
+    else:  # a stable pseudo-random order inside each user
+        h = pd.util.hash_pandas_object(df["user"].astype(str) + "\x1f" + df["item"].astype(str) + salt, index=False)
+        df = df.assign(_h=h.to_numpy()).sort_values(["user", "_h"], kind="stable").drop(columns="_h")
+    n = df.groupby("user", sort=False)["item"].transform("size").to_numpy()
+    rank = df.groupby("user", sort=False).cumcount().to_numpy()
+    held = (n >= 3) & (rank >= np.ceil(n * (1 - frac)))
+    how = "per user, by time" if dated else "per user, at random (the interactions carry no dates)"
+    return df[~held], df[held], how
 
 
-def _split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """By time where (nearly) every interaction is dated, else at random per interaction; and which it was."""
-    if df["at"].notna().mean() >= 0.95:
-        return *_time_split(df.dropna(subset=["at"]), frac), "time"
-    return *_random_split(df, frac, salt), "random (the interactions carry no dates)"
-
-
-def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k: int = 10) -> dict:
-    """recall@k (hits / min(k, relevant)) and NDCG@k for the model and for popularity, on test users seen in train."""
-    test = test[test["user"].isin(rec.users) & test["item"].isin(rec.item_index)]
-    truth = test.groupby("user")["item"].apply(set)
-    seen = train.groupby("user")["item"].apply(set)
+def _metrics(top: np.ndarray, truth: list[set[int]], k: int) -> dict:
+    """recall@k (hits / min(k, relevant)) and NDCG@k, averaged over users."""
     disc = 1.0 / np.log2(np.arange(2, k + 2))
-    out = {"pulse": [], "popularity": []}
-    for user, rel in truth.items():
-        had = seen.get(user, set())
-        rel = rel - had
-        if not rel:
-            continue
-        lists = {
-            "pulse": [r["item_id"] for r in rec.for_user(user, k)],
-            "popularity": [it for it in rec.popular if it not in had][:k],
-        }
-        for name, got in lists.items():
-            hits = np.array([it in rel for it in got[:k]], float)
-            idcg = disc[: min(k, len(rel))].sum()
-            out[name].append((hits.sum() / min(k, len(rel)), float((hits * disc[: len(hits)]).sum() / idcg)))
-    res = {}
-    for name, vals in out.items():
-        a = np.array(vals) if vals else np.zeros((0, 2))
-        res[name] = {
-            f"recall@{k}": round(float(a[:, 0].mean()), 4) if len(a) else None,
-            f"ndcg@{k}": round(float(a[:, 1].mean()), 4) if len(a) else None,
-        }
-    res["users"] = len(out["pulse"])
+    rec, ndcg = [], []
+    for row, rel in zip(top, truth):
+        hits = np.array([i in rel for i in row[:k]], float)
+        m = min(k, len(rel))
+        rec.append(hits.sum() / m)
+        ndcg.append(float((hits * disc[: len(hits)]).sum() / disc[:m].sum()))
+    return {
+        f"recall@{k}": round(float(np.mean(rec)), 4) if rec else None,
+        f"ndcg@{k}": round(float(np.mean(ndcg)), 4) if rec else None,
+    }
+
+
+def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k: int = 10, others: dict | None = None) -> dict:
+    """Scores of ``rec`` (fitted on ``train``), popularity and any ``others`` on test users seen in train.
+
+    ``others`` maps a name to another Recommender fitted on the same ``train``.
+    """
+    test = test[test["user"].isin(rec.users) & test["item"].isin(rec.item_index)]
+    truth = test.groupby("user")["item"].apply(lambda s: {rec.item_index[i] for i in s})
+    uids = np.array([rec.users[u] for u in truth.index], dtype=np.int64)
+    rows = rec.user_items[uids] if len(uids) else None
+    keep = [j for j, (u, rel) in enumerate(zip(uids, truth)) if rel - set(rows[j].indices)] if len(uids) else []
+    uids, rels = uids[keep], [truth.iloc[j] - set(rows[j].indices) for j in keep]
+    res: dict = {"users": len(uids)}
+    if not len(uids):
+        return res | {"pulse": _metrics([], [], k), "popularity": _metrics([], [], k)}
+    rows = rec.user_items[uids]
+    res["pulse"] = _metrics(rec.top(rows, uids, k), rels, k)
+    res["popularity"] = _metrics(Recommender.top(_Popularity(rec), rows, uids, k), rels, k)
+    for name, other in (others or {}).items():
+        o_uids = np.array([other.users[u] for u in truth.index[keep]])
+        o_top = other.top(other.user_items[o_uids], o_uids, k)
+        res[name] = _metrics([[rec.item_index.get(other.items[i], -1) for i in row if i >= 0] for row in o_top], rels, k)
     return res
+
+
+class _Popularity:
+    """Popularity as a scorer, for ``Recommender.top``."""
+
+    kind = "popularity"
+
+    def __init__(self, rec: Recommender):
+        self.counts = rec.counts
+
+    _scores = Recommender._scores
 
 
 def _content(ws, index) -> tuple[list[str], np.ndarray] | None:
@@ -208,31 +355,43 @@ def _content(ws, index) -> tuple[list[str], np.ndarray] | None:
     return [ref[int(i)] for i in ids], vecs
 
 
-def train_recommender(ws, index, threads: int = 2, save: bool = True) -> dict:
-    """Pick hyper-parameters on dev, report test metrics, refit on everything, store; return the card."""
+def choose_and_measure(df: pd.DataFrame, threads: int = 2, progress: bool = False) -> dict:
+    """Pick the candidate with the best dev NDCG@10, then measure it beside popularity and default ALS on test."""
+    fit_part, test, how = _per_user_split(df, HOLDOUT)
+    dev_train, dev, _ = _per_user_split(fit_part, HOLDOUT, salt="dev")
+    dev_ndcg = {}
+    for kind, params in _progress(CANDIDATES, progress):
+        cand = Recommender(kind, **params).fit(dev_train, threads=threads)
+        dev_ndcg[cand.name] = evaluate_split(cand, dev_train, dev)["pulse"]["ndcg@10"] or 0.0
+    kind, params = max(CANDIDATES, key=lambda c: dev_ndcg[Recommender(c[0], **c[1]).name])
+
+    def measured(train: pd.DataFrame, held: pd.DataFrame) -> dict:
+        chosen = Recommender(kind, **params).fit(train, threads=threads)
+        default = Recommender(DEFAULT_ALS[0], **DEFAULT_ALS[1]).fit(train, threads=threads)
+        return evaluate_split(chosen, train, held, others={"default ALS": default})
+
+    metrics = {
+        "test": measured(fit_part, test),
+        "model": Recommender(kind, **params).name,
+        "kind": kind,
+        "params": params,
+        "dev_ndcg@10": dev_ndcg,
+        "split": f"{how}: each user's last {HOLDOUT:.0%} held out; dev = the last {HOLDOUT:.0%} of the rest, for the choice",
+    }
+    if how.endswith("by time"):
+        metrics["global_time"] = measured(*_time_split(df, 1 - HOLDOUT))
+    return metrics
+
+
+def train_recommender(ws, index, threads: int = 2, save: bool = True, progress: bool = False) -> dict:
+    """Choose a model on dev, report test metrics beside the baselines, refit on everything, store; return the card."""
     df = interactions(ws)
     if len(df) < 50 or df["user"].nunique() < 5:
         raise ToolError("recommendation needs at least 50 interactions (ratings or order lines) from 5 users")
-    fit_part, test, how = _split(df, 0.8)
-    dev_train, dev, _ = _split(fit_part, 0.875, salt="dev")
-    best, best_ndcg = GRID[0], -1.0
-    for params in GRID:
-        r = evaluate_split(Recommender(*params).fit(dev_train, threads=threads), dev_train, dev)
-        if (r["pulse"]["ndcg@10"] or 0) > best_ndcg:
-            best, best_ndcg = params, r["pulse"]["ndcg@10"] or 0
-    rec = Recommender(*best).fit(fit_part, threads=threads)
-    metrics = {
-        "test": evaluate_split(rec, fit_part, test),
-        "factors": best[0],
-        "regularization": best[1],
-        "alpha": best[2],
-        "dev_ndcg@10": best_ndcg,
-        "split": "time: first 80% fit, last 20% test; dev = 70-80% for the grid"
-        if how == "time"
-        else f"{how}: 80% fit, 20% test; dev = 12.5% of the fit part for the grid",
-    }
+    metrics = choose_and_measure(df, threads, progress)
+    kind, params = metrics["kind"], metrics["params"]
     t0 = time.perf_counter()
-    final = Recommender(*best).fit(df, content=_content(ws, index), threads=threads)
+    final = Recommender(kind, **params).fit(df, content=_content(ws, index), threads=threads)
     metrics["fit_s"] = round(time.perf_counter() - t0, 2)
     card = {"metrics": metrics, "n_train": len(df)}
     if save:
@@ -246,6 +405,14 @@ def train_recommender(ws, index, threads: int = 2, save: bool = True) -> dict:
         )
     card["model"] = final
     return card
+
+
+def _progress(items, show: bool):
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="recommender candidates", unit="model")
 
 
 # -- the tool --------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def train_all(ws, index, settings, embedder, steps=STEPS, sample: int | None = N
                 card = train_sentiment(ws, index, settings.cache_dir, embedder, sample=sample)
                 card["scored_documents"] = score_documents(ws, index, card.pop("model"), progress=progress)
             elif step == "recommender":
-                card = train_recommender(ws, index, threads=settings.threads)
+                card = train_recommender(ws, index, threads=settings.threads, progress=progress)
                 card.pop("model")
             elif step == "churn":
                 card = train_churn(ws)
