@@ -51,12 +51,14 @@ $(CHROMIUM):
 test: models $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
-# the inner loop: lint, and every test that needs no built workspace, trained model, language model or server
+# the inner loop: lint, types, and every test that needs no built workspace, trained model, language model or server
 test-fast: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q -m "not slow"
 
 bench: models train

@@ -73,6 +73,11 @@ def _given(value, said: str) -> bool:
     return str(value).strip().lower().lstrip("#") in said
 
 
+def _shift_citations(text: str, by: int) -> str:
+    """A later call's ``[1]`` is the turn's ``[by + 1]``."""
+    return re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + by}]", text)
+
+
 def _prompt(name: str) -> str:
     return resources.files("agent").joinpath("prompts", f"{name}.md").read_text()
 
@@ -351,7 +356,9 @@ class Agent:
 
     def _act(self, state: State) -> dict:
         plan = state["plan"]
-        calls, sources, t_all = [], [], time.perf_counter()
+        calls: list[dict] = []
+        sources: list[dict] = []
+        t_all = time.perf_counter()
         for planned in (plan.get("calls") or [plan])[:3]:
             t0 = time.perf_counter()
             tool = self.tools[planned["tool"]]
@@ -361,7 +368,7 @@ class Agent:
                 result = tool.run(self._ctx(state.get("customer_id")), args)
                 if sources and result.sources:  # this call's [1] is the turn's [len(sources) + 1]
                     shift = len(sources)
-                    result.summary = re.sub(r"\[(\d+)\]", lambda m, k=shift: f"[{int(m.group(1)) + k}]", result.summary)
+                    result.summary = _shift_citations(result.summary, shift)
                 call = {"name": tool.name, "args": args, "result": result.model_dump(mode="json"), "error": None}
                 # numbered across calls: a second call's [1] is the turn's [n+1]
                 sources += result.sources
@@ -456,7 +463,7 @@ class Agent:
         ranking = compare(calls) if fast and len(calls) > 1 else None
         if calls_composed:
             # written by code from the tools' data: no generator in this turn
-            answer = "\n\n".join(([ranking] if ranking else []) + composed)
+            answer = "\n\n".join(([ranking] if ranking else []) + [c for c in composed if c is not None])
             if self._on_token:
                 self._on_token(answer)
         else:
@@ -568,7 +575,7 @@ class Agent:
             try:
                 forced = {"tool": tool[0], "args": tool[1]} if tool else None
                 if forced and forced["tool"] not in self.tools:
-                    raise AgentInputError(f"no tool {tool[0]!r}")
+                    raise AgentInputError(f"no tool {forced['tool']!r}")
                 out = self.graph.invoke(
                     {"question": question, "forced": forced, "customer_id": customer_id},
                     {"configurable": {"thread_id": session_id}},

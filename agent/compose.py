@@ -80,7 +80,7 @@ def _sql_answer(call: dict) -> str:
             if v is not None
             else f"There is no data for {label or cols[0]}."
         )
-    if len(rows) == 1 and len(cols) == 2 and q and q.limit == 1:
+    if len(rows) == 1 and len(cols) == 2 and q and m and q.limit == 1:
         k, v = rows[0]
         most = "fewest" if q.order == "ASC" else "most"
         if unit in ("$", "%") or not m.name.endswith("s"):
@@ -131,8 +131,9 @@ def compare(calls: list[dict]) -> str | None:
     >>> compare([mk("a", 4.1903), mk("b", 4.1931)])
     'Product b has the higher average rating: 4.193 of 5, against 4.190 for product a.'
     """
-    rated = [_rated(c) for c in calls]
-    if len(rated) < 2 or any(r is None for r in rated) or len({r[0] for r in rated}) < len(rated):
+    got = [_rated(c) for c in calls]
+    rated = [r for r in got if r is not None]
+    if len(rated) < 2 or len(rated) < len(got) or len({r[0] for r in rated}) < len(rated):
         return None
     rated.sort(key=lambda r: -r[1])
     (p1, m1, _), (_, m2, _) = rated[0], rated[1]

@@ -119,7 +119,7 @@ def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
             "quarter": _quarter_start(today),
             "year": date(today.year, 1, 1),
         }[unit]
-        step = {"week": None, "month": 1, "quarter": 3, "year": 12}[unit]
+        step = {"week": 0, "month": 1, "quarter": 3, "year": 12}[unit]
         nxt = this + timedelta(days=7) if unit == "week" else _add_months(this, step)
         if which in ("this", "current"):
             return this, nxt

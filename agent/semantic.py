@@ -178,7 +178,7 @@ class Query:
         metric = metric_named((d or {}).get("metric"))
         if metric is None:
             return None
-        fields = {k: v for k, v in d.items() if k != "metric"}
+        fields = {k: v for k, v in (d or {}).items() if k != "metric"}
         for k in ("since", "until"):
             if isinstance(fields.get(k), str):
                 fields[k] = date.fromisoformat(fields[k])
@@ -272,9 +272,13 @@ def parse(text: str, today: date, categories: list[str] | None = None, prev: Que
     metric = next((m for m, pat in METRICS if re.search(pat, t)), None)
     if metric is None and prev is None:
         return None
-    q = prev if metric is None or (prev is not None and metric == prev.metric) else Query(metric)
-    if prev is not None and metric is not None and metric != prev.metric:
-        q = replace(prev, metric=metric) if metric.table == prev.metric.table else Query(metric)
+    if metric is None or (prev is not None and metric == prev.metric):
+        assert prev is not None  # metric is None only with a previous query (checked above)
+        q = prev
+    elif prev is not None and metric.table == prev.metric.table:
+        q = replace(prev, metric=metric)
+    else:
+        q = Query(metric)
     # dates: a new phrase replaces the old range
     spans = resolve_dates(text, today)
     if spans:

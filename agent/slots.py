@@ -295,8 +295,8 @@ def fill(tool: str, text: str, today: date) -> Filled:
         elif m := re.search(r"\btop\s+(\d{1,2})\b", text, re.I):
             a["k"] = int(m.group(1))
     elif tool == "forecast":
-        if m := _metric(text):
-            a["metric"] = m
+        if metric := _metric(text):
+            a["metric"] = metric
         if h := _horizon(text):
             a["horizon"] = h
         if fq := _freq(text, h):

@@ -25,6 +25,7 @@ here is independent), and languages other than English.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -89,8 +90,8 @@ def _subjects(text: str, today: date) -> list[str]:
         return []
     pieces = re.split(r"\b(?:and|or|vs\.?|versus|against|compared (?:to|with)|with)\b|,", text, flags=re.I)
     parts = [subject_of(re.sub(r"\b(?:compare|comparison|difference)\b", " ", p, flags=re.I), today) for p in pieces]
-    parts = [p for p in parts if p]
-    return parts[:MAX_CALLS] if len(parts) >= 2 else []
+    found = [p for p in parts if p]
+    return found[:MAX_CALLS] if len(parts) >= 2 else []
 
 
 def _swap_subject(old: str | None, new: str | None, categories: list[str]) -> str | None:
@@ -107,7 +108,7 @@ def _swap_subject(old: str | None, new: str | None, categories: list[str]) -> st
     return " ".join(words[:-1] + [new]) if len(words) > 1 else new
 
 
-def _follow(text: str, prev: dict, today: date, categories: list[str]) -> list[dict] | None:
+def _follow(text: str, prev: Mapping, today: date, categories: list[str]) -> list[dict] | None:
     """The previous turn's calls with what the new message says swapped in; None when nothing carries over."""
     tool, args = prev.get("tool"), dict(prev.get("args") or {})
     if not tool:
@@ -130,7 +131,7 @@ def _follow(text: str, prev: dict, today: date, categories: list[str]) -> list[d
 def understand(
     text: str,
     intents,
-    turns: list[dict] | None = None,
+    turns: Sequence[Mapping] | None = None,
     today: date | None = None,
     categories: list[str] | None = None,
     tools: dict | None = None,

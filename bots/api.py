@@ -28,8 +28,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Generator
 from importlib import resources
-from typing import Iterator, Literal
+from typing import Literal
 
 import anyio
 from fastapi import FastAPI, HTTPException, Request
@@ -87,7 +88,7 @@ class ChatRequest(BaseModel):
 _END = object()
 
 
-async def _until_disconnect(gen: Iterator[str], request: Request):
+async def _until_disconnect(gen: Generator[str, None, None], request: Request):
     """Serve a blocking generator of SSE lines; when the client leaves, close it at once, which stops the turn's
     model instead of finishing an answer nobody reads. (Starlette notices a hang-up only when a write fails, and
     uvicorn drops writes to a closed connection silently, so each line first asks whether the client is still there.)"""
@@ -112,9 +113,10 @@ def _bearer(request: Request) -> str:
 def _text(content) -> str:
     if isinstance(content, list):  # OpenAI content parts
         parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        if not all(isinstance(t, str) for t in parts):
+        texts = [t for t in parts if isinstance(t, str)]
+        if len(texts) < len(parts):
             raise HTTPException(400, "a text content part needs a string 'text'")
-        return " ".join(parts)
+        return " ".join(texts)
     return content or ""
 
 
@@ -231,7 +233,7 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
             except AgentInputError as e:
                 raise HTTPException(400, str(e)) from None
 
-        def events() -> Iterator[str]:
+        def events() -> Generator[str, None, None]:
             for ev in desk.stream(token, body.message):
                 if ev["type"] == "done":
                     yield _sse("done", _public(ev["result"]))
@@ -319,7 +321,7 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
                 "pulse": _public(r),
             }
 
-        def events() -> Iterator[str]:
+        def events() -> Generator[str, None, None]:
             yield chunk({"role": "assistant", "content": ""})
             sent = []
             for ev in svc.stream(users[-1], conv, channel="openai"):

@@ -192,7 +192,7 @@ class PulseBot(commands.Bot):
     def render(self, result: dict) -> list[dict]:
         """The answer as ``send`` kwargs: text chunks, then the last with sources and chart files."""
         parts = split_message(result["answer"])
-        msgs = [{"content": p} for p in parts] or [{"content": "(no answer)"}]
+        msgs: list[dict] = [{"content": p} for p in parts] or [{"content": "(no answer)"}]
         last = msgs[-1]
         emb = _embed(result)
         if emb:
@@ -298,7 +298,8 @@ class PulseBot(commands.Bot):
                 interaction, "Which spikes or alerts were detected recently?", ("alerts", {"limit": limit})
             )
 
-        for c in (ask, sentiment, topics, forecast, recommend, alerts):
+        commands: list[app_commands.Command] = [ask, sentiment, topics, forecast, recommend, alerts]
+        for c in commands:
             self.tree.add_command(c)
 
     # -- alerts ---------------------------------------------------------------------------------

@@ -238,7 +238,7 @@ def build_ui(svc: PulseService) -> gr.Blocks:
             f"| {n['documents']:,} | {n['reviews']:,} | {n['posts']:,} | {n['orders']:,} | {n['customers']:,} | "
             f"${(n['revenue'] or 0):,.2f} |\n\n{when}"
         )
-        out = [kpis]
+        out: list[str | None] = [kpis]
         for p in snap["panels"]:
             out += [str(svc.chart_png(p["chart"])) if p["chart"] else None, f"{p['caption']} {p['summary']}"]
         return (*out, snap["entities"] or None, snap["alerts"] or None)
@@ -306,7 +306,8 @@ def build_ui(svc: PulseService) -> gr.Blocks:
                 headers=["file column", "field"],
                 label="Column mapping (edit the field column)",
                 interactive=True,
-                column_count=(2, "fixed"),
+                column_count=2,
+                column_limits=(2, 2),  # fixed: the user edits the field column, never adds one
                 elem_id="mapping",
             )
             go = gr.Button("Import", variant="primary", elem_id="import")

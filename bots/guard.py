@@ -75,7 +75,7 @@ def credential_id(token: str) -> str:
 
 
 def _same(a: str, b: str | None) -> bool:
-    return bool(b) and secrets.compare_digest(a.encode(), b.encode())
+    return b is not None and b != "" and secrets.compare_digest(a.encode(), b.encode())
 
 
 class Guard:
@@ -178,7 +178,8 @@ class Guard:
 
 
 async def _read_capped(receive, cap: int) -> bytes | None:
-    chunks, seen = [], 0
+    chunks: list[bytes] = []
+    seen = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":

@@ -129,7 +129,7 @@ class Log:
             "UPDATE conversations SET updated_at = ?, title = coalesce(title, ?) WHERE id = ?",
             [now, (question or content)[:80] if role == "user" else None, cid],
         )
-        return cur.lastrowid
+        return int(cur.lastrowid or 0)
 
     def update_message(self, message_id: int, content: str) -> None:
         """Replace a message's text (the support desk appends a confirmation prompt after the model's answer)."""
@@ -200,20 +200,26 @@ class Log:
         self._x("UPDATE support_sessions SET pending_action = ? WHERE token_hash = ?", [_j(action), token_hash])
 
     def add_action(self, cid: str, customer_id: str, action: str, order_id: str) -> int:
-        return self._x(
-            "INSERT INTO actions (conversation_id, customer_id, action, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            [cid, customer_id, action, order_id, time.time()],
-        ).lastrowid
+        return (
+            self._x(
+                "INSERT INTO actions (conversation_id, customer_id, action, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                [cid, customer_id, action, order_id, time.time()],
+            ).lastrowid
+            or 0
+        )
 
     def actions(self, customer_id: str | None = None) -> list[dict]:
         where, p = ("WHERE customer_id = ?", [customer_id]) if customer_id else ("", [])
         return self._rows(f"SELECT * FROM actions {where} ORDER BY id", p)
 
     def add_handoff(self, cid: str, customer_id: str | None, reason: str, message: str) -> dict:
-        hid = self._x(
-            "INSERT INTO handoffs (conversation_id, customer_id, reason, message, created_at) VALUES (?, ?, ?, ?, ?)",
-            [cid, customer_id, reason, message, time.time()],
-        ).lastrowid
+        hid = (
+            self._x(
+                "INSERT INTO handoffs (conversation_id, customer_id, reason, message, created_at) VALUES (?, ?, ?, ?, ?)",
+                [cid, customer_id, reason, message, time.time()],
+            ).lastrowid
+            or 0
+        )
         return self._rows("SELECT * FROM handoffs WHERE id = ?", [hid])[0]
 
     def handoffs(self, status: str | None = "open") -> list[dict]:

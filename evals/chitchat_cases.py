@@ -37,7 +37,7 @@ def _ok(text: str) -> bool:
 def draw_cases(dataset: dict, n: int = 24, seed: int = 5) -> list[dict]:
     keys = sorted(dataset)
     random.Random(seed).shuffle(keys)
-    cases = []
+    cases: list[dict] = []
     for key in keys:
         groups = dataset[key]["messages"]
         if len(groups) < 3:

@@ -67,7 +67,7 @@ def open_service(settings, suites: list[Suite], log_path: Path, progress: bool =
     from bots.service import PulseService
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = None
+    scratch: Path | None = None
     if any(s.setup for s in suites):
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=log_path.parent))
         for name in ("pulse.duckdb", "index.faiss", "models"):
@@ -81,6 +81,7 @@ def open_service(settings, suites: list[Suite], log_path: Path, progress: bool =
     try:
         for suite in suites:
             for i, st in enumerate(suite.setup):
+                assert scratch is not None  # made above for any suite with a setup
                 f = scratch / f"setup-{suite.suite}-{i}.jsonl"
                 f.write_text("\n".join(json.dumps(r, default=str) for r in st.rows) + "\n")
                 try:
@@ -186,8 +187,8 @@ class Runner:
                 token = reply.pop("token", None) or token
                 said = f"(sign in: {', '.join(f'{k}={v}' for k, v in reply['facts'].items())})"
             else:
-                said = turn.user
-                reply = self._say(persona, turn.user, conv, token, case.channel)
+                said = turn.user or ""
+                reply = self._say(persona, said, conv, token, case.channel)
                 conv = reply.get("conversation_id") or conv
             latency = time.perf_counter() - t0
             checks = check_turn(turn.expect, reply, self.sql, latency, suite.latency_s)
@@ -358,7 +359,7 @@ def totals(results: list[dict]) -> dict:
         for t in r["turns"]:
             if t.get("components"):
                 continue
-            kinds = {c["check"]: [] for c in t["checks"]}
+            kinds: dict[str, list] = {c["check"]: [] for c in t["checks"]}
             for c in t["checks"]:
                 kinds[c["check"]].append(c["ok"])
             if "tool" in kinds:

@@ -267,6 +267,7 @@ def _number_ok(rule: NumberRule, answer: str, sql: SqlFn | None) -> tuple[bool, 
         except (TypeError, ValueError):
             return False, f"the SQL gave {raw!r}, not a number"
     else:
+        assert rule.value is not None  # exactly one of value and sql (checked when the suite was read)
         expected = float(rule.value)
     tol = rule.tol if rule.tol is not None else max(abs(expected) * rule.rel, 1e-9)
     said = []

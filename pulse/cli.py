@@ -43,6 +43,16 @@ from .config import load_settings
 __all__ = ["main"]
 
 
+def _echo_into(pieces: list[str]):
+    """An on_token callback that prints each piece as it comes and keeps it."""
+
+    def on_token(piece: str) -> None:
+        pieces.append(piece)
+        print(piece, end="", flush=True)
+
+    return on_token
+
+
 def _settings(args):
     return load_settings(
         workspace=args.workspace,
@@ -241,7 +251,7 @@ def cmd_chat(args) -> int:
             print("pulse> ", end="", flush=True)
             pieces: list[str] = []
             try:
-                r = agent.ask(q, session_id=session, on_token=lambda t: (pieces.append(t), print(t, end="", flush=True)))  # noqa: B023
+                r = agent.ask(q, session_id=session, on_token=_echo_into(pieces))
             except AgentInputError as e:
                 print(f"error: {e}")
                 continue

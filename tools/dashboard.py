@@ -131,4 +131,4 @@ def load(ws_path: Path) -> dict | None:
 
 
 def is_fresh(snap: dict | None, ws) -> bool:
-    return bool(snap) and snap.get("fingerprint") == fingerprint(ws)
+    return snap is not None and bool(snap) and snap.get("fingerprint") == fingerprint(ws)

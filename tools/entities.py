@@ -44,7 +44,7 @@ def extract_markers(text: str) -> list[tuple[str, str]]:
     """(type, value) for every URL, @mention, #hashtag and $cashtag, in order; tags lower-cased."""
     out = []
     for m in _MARKERS.finditer(text or ""):
-        kind = m.lastgroup
+        kind = m.lastgroup or ""
         val = m.group(kind).rstrip(".,;:!?)\"'")
         out.append((kind, val.lower() if kind in ("hashtag", "mention") else val))
     return out

@@ -32,8 +32,10 @@ prediction, business rules (stock, margin).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,12 +88,14 @@ class Recommender:
         self.items: list[str] = []
         self.item_index: dict[str, int] = {}
         self.popular: list[str] = []
-        self.user_items = None  # binary csr, users x items
-        self.model = None  # implicit's model (als, itemknn)
-        self.ease: np.ndarray | None = None  # EASE weights over ease_items
-        self.ease_items: np.ndarray | None = None
+        self.counts: np.ndarray = np.zeros(0, np.float32)
+        self.user_items: Any = None  # binary csr, users x items
+        self.query: Any = None  # the rows scored for known users: binary, or weighted by recency
+        self.model: Any = None  # implicit's model (als, itemknn)
+        self.ease: Any = None  # EASE weights over ease_items
+        self.ease_items: Any = None
         self.content_ids: list[str] = []
-        self.content_vecs: np.ndarray | None = None
+        self.content_vecs: Any = None
 
     @property
     def name(self) -> str:
@@ -172,8 +176,6 @@ class Recommender:
 
     def _scores(self, rows, uids: np.ndarray | None) -> np.ndarray:
         """Scores of every item for users given as history rows (their stored, weighted rows where known)."""
-        if self.kind == "popularity":
-            return np.tile(self.counts, (rows.shape[0], 1))
         if uids is not None:
             rows = self.query[uids]
         if self.kind == "ease":
@@ -187,14 +189,7 @@ class Recommender:
 
     def top(self, rows, uids: np.ndarray | None, k: int) -> np.ndarray:
         """The k best unseen items (indices; -1 past the last) for users with these binary history rows, best first."""
-        s = self._scores(rows, uids)
-        s[rows.nonzero()] = -np.inf
-        k = min(k, s.shape[1])
-        idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        part = np.take_along_axis(s, idx, 1)
-        order = np.argsort(-part, axis=1, kind="stable")
-        idx, part = np.take_along_axis(idx, order, 1), np.take_along_axis(part, order, 1)
-        return np.where(np.isfinite(part), idx, -1)
+        return _best(self._scores(rows, uids), rows, k)
 
     def _row(self, items: list[str]):
         from scipy.sparse import csr_matrix
@@ -296,7 +291,7 @@ def _per_user_split(df: pd.DataFrame, frac: float, salt: str = "") -> tuple[pd.D
     return df[~held], df[held], how
 
 
-def _metrics(top: np.ndarray, truth: list[set[int]], k: int) -> dict:
+def _metrics(top: Sequence | np.ndarray, truth: list[set[int]], k: int) -> dict:
     """recall@k (hits / min(k, relevant)) and NDCG@k, averaged over users."""
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     rec, ndcg = [], []
@@ -319,15 +314,15 @@ def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k:
     test = test[test["user"].isin(rec.users) & test["item"].isin(rec.item_index)]
     truth = test.groupby("user")["item"].apply(lambda s: {rec.item_index[i] for i in s})
     uids = np.array([rec.users[u] for u in truth.index], dtype=np.int64)
-    rows = rec.user_items[uids] if len(uids) else None
-    keep = [j for j, (u, rel) in enumerate(zip(uids, truth)) if rel - set(rows[j].indices)] if len(uids) else []
-    uids, rels = uids[keep], [truth.iloc[j] - set(rows[j].indices) for j in keep]
+    new_items = [rel - set(rec.user_items[u].indices) for u, rel in zip(uids, truth)]  # relevant and not seen in train
+    keep = [j for j, rel in enumerate(new_items) if rel]
+    uids, rels = uids[keep], [new_items[j] for j in keep]
     res: dict = {"users": len(uids)}
     if not len(uids):
         return res | {"pulse": _metrics([], [], k), "popularity": _metrics([], [], k)}
     rows = rec.user_items[uids]
     res["pulse"] = _metrics(rec.top(rows, uids, k), rels, k)
-    res["popularity"] = _metrics(Recommender.top(_Popularity(rec), rows, uids, k), rels, k)
+    res["popularity"] = _metrics(_best(np.tile(rec.counts, (len(uids), 1)), rows, k), rels, k)
     for name, other in (others or {}).items():
         o_uids = np.array([other.users[u] for u in truth.index[keep]])
         o_top = other.top(other.user_items[o_uids], o_uids, k)
@@ -335,15 +330,15 @@ def evaluate_split(rec: Recommender, train: pd.DataFrame, test: pd.DataFrame, k:
     return res
 
 
-class _Popularity:
-    """Popularity as a scorer, for ``Recommender.top``."""
-
-    kind = "popularity"
-
-    def __init__(self, rec: Recommender):
-        self.counts = rec.counts
-
-    _scores = Recommender._scores
+def _best(s: np.ndarray, rows, k: int) -> np.ndarray:
+    """Indices of the k highest scores per row, best first, leaving out the items in ``rows``; -1 past the last."""
+    s[rows.nonzero()] = -np.inf
+    k = min(k, s.shape[1])
+    idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
+    part = np.take_along_axis(s, idx, 1)
+    order = np.argsort(-part, axis=1, kind="stable")
+    idx, part = np.take_along_axis(idx, order, 1), np.take_along_axis(part, order, 1)
+    return np.where(np.isfinite(part), idx, -1)
 
 
 def _content(ws, index) -> tuple[list[str], np.ndarray] | None:
@@ -467,7 +462,7 @@ def recommend(ctx: ToolContext, args: RecommendArgs) -> ToolResult:
                 [args.user_id, args.user_id],
             )
         ]
-        recs = rec.for_user(args.user_id, args.k, history=hist)
+        recs = rec.for_user(args.user_id or "", args.k, history=hist)
         head = f"Recommendations for user {args.user_id}"
         if recs and recs[0]["why"] == "popular":
             head += " (no interaction history: most popular items)"

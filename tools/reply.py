@@ -94,7 +94,7 @@ def draft_reply(ctx: ToolContext, args: ReplyArgs) -> ToolResult:
         + (f" ({case['rating']} of 5 stars)" if case.get("rating") else "")
         + (f" by {case['author']}" if case.get("author") else "")
         + ":",
-        f"<quoted>{(case.get('title') + '. ') if case.get('title') else ''}{case['text'][:1500]}</quoted>",
+        f"<quoted>{str(case['title']) + '. ' if case.get('title') else ''}{case['text'][:1500]}</quoted>",
     ]
     if case.get("product"):
         p = case["product"]

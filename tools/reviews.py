@@ -127,7 +127,10 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
     # critical (-1) or positive (+1): the author's own stars where given (3 and below is critical), else the model's label
     by_label = np.where(sub["label"] == "positive", 1, np.where(sub["label"].notna(), -1, 0))
     pol = np.where(sub["rating"].notna(), np.where(sub["rating"].fillna(5) <= 3, -1, 1), by_label)
-    neg, pos, prior, quotes = Counter(), Counter(), Counter(), {}
+    neg: Counter[str] = Counter()
+    pos: Counter[str] = Counter()
+    prior: Counter[str] = Counter()
+    quotes: dict[tuple[str, int], list] = {}
     for row, (doc, p) in enumerate(zip(_nlp().pipe(sub["text"].str[:2000].tolist(), batch_size=64, disable=["ner"]), pol)):
         asp = _aspects(doc)
         prior.update(asp)

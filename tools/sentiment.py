@@ -158,10 +158,10 @@ def labelled_sets(cache_dir: Path) -> dict[str, pd.DataFrame]:
     sdist = download_sdist(LABELLED_SOURCE[0], cache_dir / "wheels", sha256=LABELLED_SOURCE[1])
     out = {}
     with tarfile.open(sdist) as outer:
-        inner_bytes = outer.extractfile("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz").read()
+        inner_bytes = _member(outer, "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
     with tarfile.open(fileobj=io.BytesIO(inner_bytes)) as inner:
         for name, stem in _HUTTO.items():
-            raw = inner.extractfile(f"hutto_ICWSM_2014/{stem}_GroundTruth.txt").read().decode("utf-8", "replace")
+            raw = _member(inner, f"hutto_ICWSM_2014/{stem}_GroundTruth.txt").decode("utf-8", "replace")
             rows = [line.split("\t", 2) for line in raw.splitlines() if line.count("\t") >= 2]
             df = pd.DataFrame(rows, columns=["id", "mean", "text"])
             df["mean"] = df["mean"].astype(float)
@@ -171,6 +171,13 @@ def labelled_sets(cache_dir: Path) -> dict[str, pd.DataFrame]:
             df["id"] = name + "-" + df["id"]
             out[name] = df.reset_index(drop=True)
     return out
+
+
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    f = tar.extractfile(name)
+    if f is None:
+        raise ToolError(f"{name} is not a file in {tar.name!r}")
+    return f.read()
 
 
 def _embed_cached(texts: list[str], embedder, cache_dir: Path, tag: str) -> np.ndarray:
@@ -234,7 +241,7 @@ def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = N
     t0 = time.perf_counter()
     model = SentimentModel().fit(np.stack(train["vec"]), train["text"].tolist(), train["label"].to_numpy())
     fit_s = time.perf_counter() - t0
-    metrics = {"fit_s": round(fit_s, 2), "sets": {}}
+    metrics: dict = {"fit_s": round(fit_s, 2), "sets": {}}
     for name, df in tests.items():
         if df.empty:
             continue

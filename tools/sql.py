@@ -89,7 +89,7 @@ def check_sql(sql: str, con: duckdb.DuckDBPyConnection | None = None) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     if tree.get("error"):
         raise ToolError(f"SQL rejected: {tree.get('error_message')}")
-    found = {"tables": [], "table_functions": [], "functions": []}
+    found: dict[str, list] = {"tables": [], "table_functions": [], "functions": []}
     _walk(tree, found)
     for cat, schema, name, is_cte in found["tables"]:
         if cat or schema not in ("", "main") or (name.lower() not in TABLES and not is_cte):
@@ -128,7 +128,8 @@ def run_sql(con: duckdb.DuckDBPyConnection, sql: str, row_limit: int, timeout_s:
     try:
         cur.execute(f"SELECT * FROM ({sql.strip().rstrip(';')}) AS q LIMIT {row_limit + 1}")
         cols = [d[0] for d in cur.description]
-        rows, size = [], 0
+        rows: list[list] = []
+        size = 0
         for r in cur.fetchmany(row_limit + 1):
             row = [_cap(_plain(v)) for v in r]
             size += sum(len(str(v)) for v in row)

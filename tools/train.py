@@ -125,7 +125,7 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
         }
     mean = lambda k: round(float(np.mean([r[k] for r in rows.values()])), 4)  # noqa: E731
     single = {k: mean(f"mase_{k}") for k in _SINGLES}
-    best = min(single, key=single.get)
+    best = min(single, key=lambda k: single[k])
     return {
         "series": rows,
         "mean_mase": mean("mase"),

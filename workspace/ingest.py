@@ -336,9 +336,9 @@ def ingest(
     guessed = {f: c for c, f in guess_mapping([c for c in raw.columns if c not in mapping], kind).items()}
     columns: dict[str, str] = {}
     for name in fields:
-        src = next((s for s, d in mapping.items() if d == name), None) or guessed.get(name)
-        if src is not None:
-            columns[name] = src
+        col = next((s for s, d in mapping.items() if d == name), None) or guessed.get(name)
+        if col is not None:
+            columns[name] = col
     ignored = [c for c in raw.columns if c not in set(columns.values())]
     missing = [n for n, f in fields.items() if f.required and n not in columns]
     if missing:
