@@ -38,6 +38,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -110,7 +111,7 @@ class Agent:
         ws,
         index,
         model: ChatModel,
-        tools: dict | None = None,
+        tools: Mapping | None = None,
         lock: threading.Lock | None = None,
         prompts: dict | None = None,
         persona: str = "analyst",

@@ -25,6 +25,7 @@ import hashlib
 import json
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,7 +59,7 @@ def _read_data(name: str) -> str:
     return resources.files("agent").joinpath("intents", name).read_text()
 
 
-def load_examples(tools: dict, persona: str) -> list[tuple[str, str]]:
+def load_examples(tools: Mapping, persona: str) -> list[tuple[str, str]]:
     """(text, intent) pairs for the tools given: the persona's data file, the tools' own examples, small talk."""
     import yaml
 
@@ -89,7 +90,7 @@ class IntentModel:
         self.report = report  # accuracy on dev and test, sizes, the threshold
 
     @classmethod
-    def fit(cls, tools: dict, embedder, persona: str = "analyst", cache_dir: Path | None = None) -> "IntentModel":
+    def fit(cls, tools: Mapping, embedder, persona: str = "analyst", cache_dir: Path | None = None) -> "IntentModel":
         """Fit on the train split, choose the confidence bar on dev, report test; cached by data hash."""
         pairs = load_examples(tools, persona)
         key = hashlib.sha1(

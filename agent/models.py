@@ -15,7 +15,7 @@ streams text pieces as they are decoded.
     >>> m.complete([{"role": "user", "content": "Hi"}], max_tokens=8).text  # doctest: +SKIP
     'Hello! How can I help'
 
-A new backend is one class here plus one line in ``BACKENDS``. What it leaves
+A new backend is a class and a loader (here or in a new file) plus one ``BACKENDS.register`` line. What it leaves
 out: native tool-call formats (Pulse owns its tool protocol, see agents.py),
 multi-GPU sharding.
 """
@@ -26,8 +26,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+
+from pulse.plugins import BACKENDS
 
 __all__ = ["ChatModel", "Completion", "load_model", "BACKENDS", "OpenAICompatModel", "LlamaCppModel", "TransformersModel"]
 
@@ -271,12 +273,11 @@ def _load_transformers(settings):
     return TransformersModel(str(transformers_folder(settings.model, settings.cache_dir)), threads=settings.threads)
 
 
-BACKENDS: dict[str, Callable] = {"llamacpp": _load_llamacpp, "openai": _load_openai, "transformers": _load_transformers}
+BACKENDS.register("llamacpp", _load_llamacpp)
+BACKENDS.register("openai", _load_openai)
+BACKENDS.register("transformers", _load_transformers)
 
 
 def load_model(settings) -> ChatModel:
-    """The configured backend, loaded."""
-    try:
-        return BACKENDS[settings.backend](settings)
-    except KeyError:
-        raise ValueError(f"unknown backend {settings.backend!r}; one of {', '.join(BACKENDS)}") from None
+    """The configured backend, loaded (an unknown name is a :class:`~pulse.plugins.UnknownName` listing the others)."""
+    return BACKENDS[settings.backend](settings)

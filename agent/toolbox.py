@@ -12,6 +12,8 @@ What it leaves out: choosing the tool and writing an answer (that is ``Agent``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pulse.config import Settings
 from tools import REGISTRY, ToolContext, ToolResult
 
@@ -19,7 +21,7 @@ __all__ = ["Toolbox"]
 
 
 class Toolbox:
-    def __init__(self, ctx: ToolContext, tools: dict | None = None):
+    def __init__(self, ctx: ToolContext, tools: Mapping | None = None):
         self.ctx = ctx
         self.tools = dict(tools or REGISTRY)
 

@@ -40,7 +40,9 @@ from pydantic import BaseModel, Field
 
 from agent.agents import AgentInputError
 from pulse.errors import UserError
+from pulse.plugins import CHANNELS
 
+from .channels import Channel
 from .guard import Guard, credential_id, server_key
 from .service import PulseService
 from .support import AuthError, SessionError, SupportDesk
@@ -143,11 +145,11 @@ def _public(result: dict) -> dict:
 
 
 def create_app(svc: PulseService, ui: bool = True) -> Guard:
-    """The whole server as one ASGI app, behind the :class:`~bots.guard.Guard`."""
+    """The whole server as one ASGI app, behind the :class:`~bots.guard.Guard`: operations, then every
+    registered HTTP channel (``pulse.plugins.CHANNELS``; ``ui=False`` leaves out the web UI)."""
     s = svc.settings
-    desk = SupportDesk(svc, ttl_s=s.support_session_ttl_s, webhook=s.handoff_webhook)
     app = FastAPI(title="Pulse", docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
-    app.state.service, app.state.desk = svc, desk
+    app.state.service = svc
     m = svc.metrics
 
     @app.middleware("http")
@@ -194,7 +196,28 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
             f"<blockquote id=doc-text>{html.escape(d['text'])}</blockquote></body>"
         )
 
-    # -- support ---------------------------------------------------------------------------
+    @app.exception_handler(HTTPException)
+    def _http_error(request: Request, exc: HTTPException):
+        if request.url.path.startswith("/v1/"):  # OpenAI clients read error.message
+            kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
+            return JSONResponse(
+                {"error": {"message": exc.detail, "type": kind, "code": exc.status_code}}, status_code=exc.status_code
+            )
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(UserError)  # every error a user should see: bad input, unknown ids, untrained models
+    def _bad_input(request: Request, exc: UserError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    http = [c for c in CHANNELS.values() if c.mount is not None and (ui or c.name != "web")]
+    for channel in sorted(http, key=lambda c: c.catch_all):  # catch-all paths last
+        app = channel.mount(app, svc) or app
+    return Guard(app, s, server_key(s))
+
+
+def _mount_support(app: FastAPI, svc: PulseService) -> None:
+    s = svc.settings
+    desk = app.state.desk = SupportDesk(svc, ttl_s=s.support_session_ttl_s, webhook=s.handoff_webhook)
 
     def _session(request: Request) -> str:
         token = _bearer(request)
@@ -258,7 +281,9 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
     def widget():
         return resources.files("bots").joinpath("widget.html").read_text()
 
-    # -- OpenAI-compatible --------------------------------------------------------------------
+
+def _mount_openai(app: FastAPI, svc: PulseService) -> None:
+    s = svc.settings
 
     @app.get("/v1/models")
     def models(request: Request):
@@ -343,32 +368,25 @@ def create_app(svc: PulseService, ui: bool = True) -> Guard:
             _until_disconnect(events(), request), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
 
-    @app.exception_handler(HTTPException)
-    def _http_error(request: Request, exc: HTTPException):
-        if request.url.path.startswith("/v1/"):  # OpenAI clients read error.message
-            kind = "invalid_request_error" if exc.status_code < 500 else "server_error"
-            return JSONResponse(
-                {"error": {"message": exc.detail, "type": kind, "code": exc.status_code}}, status_code=exc.status_code
-            )
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
 
-    @app.exception_handler(UserError)  # every error a user should see: bad input, unknown ids, untrained models
-    def _bad_input(request: Request, exc: UserError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+def _mount_web(app: FastAPI, svc: PulseService):
+    import gradio as gr
 
-    if ui:
-        import gradio as gr
+    from .gradio_ui import build_ui
 
-        from .gradio_ui import build_ui
+    s = svc.settings
+    return gr.mount_gradio_app(
+        app,
+        build_ui(svc),
+        path="/",
+        server_name=s.host,
+        server_port=s.port,
+        allowed_paths=[str(svc.charts_dir)],
+        footer_links=[],
+        max_file_size=s.max_upload_bytes,
+    )
 
-        app = gr.mount_gradio_app(
-            app,
-            build_ui(svc),
-            path="/",
-            server_name=s.host,
-            server_port=s.port,
-            allowed_paths=[str(svc.charts_dir)],
-            footer_links=[],
-            max_file_size=s.max_upload_bytes,
-        )
-    return Guard(app, s, server_key(s))
+
+CHANNELS.register("support", Channel("support", "customer-service API (/support) and widget (/widget)", mount=_mount_support))
+CHANNELS.register("openai", Channel("openai", "OpenAI-compatible API (/v1)", mount=_mount_openai))
+CHANNELS.register("web", Channel("web", "the Gradio web UI (/)", mount=_mount_web, catch_all=True))

@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import sys
 import time
 from collections import defaultdict, deque
 
@@ -31,7 +33,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from agent.agents import AgentInputError
+from pulse.plugins import CHANNELS
 
+from .channels import Channel
 from .service import PulseService
 
 __all__ = ["PulseBot", "split_message", "RateLimiter", "run_bot", "LIMIT"]
@@ -356,3 +360,15 @@ def run_bot(svc: PulseService, token: str) -> None:
         svc, alert_channel_id=s.discord_alert_channel, rate_per_min=s.discord_rate_per_min, alert_poll_s=s.alert_poll_s
     )
     bot.run(token)
+
+
+def _run(svc: PulseService) -> int:
+    token = os.environ.get("DISCORD_TOKEN")
+    if not token:
+        print("error: set DISCORD_TOKEN to the bot's token (Discord developer portal -> Bot -> Token)", file=sys.stderr)
+        return 2
+    run_bot(svc, token)
+    return 0
+
+
+CHANNELS.register("discord", Channel("discord", "the Discord bot (pulse discord; DISCORD_TOKEN)", run=_run))

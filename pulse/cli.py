@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from .config import load_settings
+from .plugins import BACKENDS
 
 __all__ = ["main"]
 
@@ -563,7 +564,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pulse", description="Ask your social and shop data.")
     p.add_argument("--workspace", help="workspace folder (default: demo-workspace, or PULSE_WORKSPACE)")
     p.add_argument("--model", help="model pack, .gguf path, transformers folder, or remote model id")
-    p.add_argument("--backend", choices=["llamacpp", "transformers", "openai"])
+    p.add_argument("--backend", choices=list(BACKENDS))
     p.add_argument("--base-url", dest="base_url", help="OpenAI-compatible endpoint for --backend openai")
     p.add_argument("--threads", type=int)
     p.add_argument(
@@ -697,7 +698,7 @@ def _parser() -> argparse.ArgumentParser:
         "--compare", nargs=2, metavar=("A", "B"), help="what changed between two runs (ids, folders, latest, previous)"
     )
     ev.add_argument("--model", dest="eval_model", help="model for this run (as the global --model)")
-    ev.add_argument("--backend", dest="eval_backend", choices=["llamacpp", "transformers", "openai"])
+    ev.add_argument("--backend", dest="eval_backend", choices=list(BACKENDS))
     ev.add_argument("--base-url", dest="eval_base_url", help="OpenAI-compatible endpoint for --backend openai")
     ev.add_argument("--components", action="store_true", help="each model's metric beside its baseline")
     _out_args(ev, plot=False)
@@ -746,22 +747,18 @@ def cmd_serve(args) -> int:
 
 
 def cmd_discord(args) -> int:
-    import os
-
-    from bots.discord_bot import run_bot
     from bots.service import PulseService
+    from pulse.plugins import CHANNELS
 
-    token = os.environ.get("DISCORD_TOKEN")
-    if not token:
+    run = CHANNELS["discord"].run
+    if "DISCORD_TOKEN" not in os.environ:  # before loading the model
         print("error: set DISCORD_TOKEN to the bot's token (Discord developer portal -> Bot -> Token)", file=sys.stderr)
         return 2
-    s = _settings(args)
-    svc = PulseService.open(s)
+    svc = PulseService.open(_settings(args))
     try:
-        run_bot(svc, token)
+        return run(svc)
     finally:
         svc.close()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from .plugins import BACKENDS, EMBEDDERS
+
 __all__ = ["Settings", "load_settings"]
 
 _ENV_PREFIX = "PULSE_"
@@ -39,7 +41,7 @@ class Settings(BaseModel):
     workspace: Path = Field(Path("demo-workspace"), description="Workspace folder (database, index, models).")
     cache_dir: Path = Field(Path.home() / ".cache" / "pulse", description="Assembled model packs and downloaded data packages.")
 
-    backend: Literal["llamacpp", "transformers", "openai"] = "llamacpp"
+    backend: str = Field("llamacpp", description="A registered generator backend: llamacpp, transformers, openai, ...")
     model: str = Field(
         "qwen2.5-coder-1.5b", description="A model pack name, a .gguf path, a transformers folder, or a remote model id."
     )
@@ -59,10 +61,8 @@ class Settings(BaseModel):
         "remote model).",
     )
 
-    embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
-        "sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index)."
-    )
-    query_embedder: Literal["sentence-transformers", "onnx-int8"] = Field(
+    embedder: str = Field("sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index).")
+    query_embedder: str = Field(
         "onnx-int8",
         description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.",
     )
@@ -116,6 +116,16 @@ class Settings(BaseModel):
     @classmethod
     def _comma_list(cls, v):
         return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else v
+
+    @field_validator("backend", mode="after")
+    @classmethod
+    def _registered_backend(cls, v: str) -> str:
+        return BACKENDS.check(v)
+
+    @field_validator("embedder", "query_embedder", mode="after")
+    @classmethod
+    def _registered_embedder(cls, v: str) -> str:
+        return EMBEDDERS.check(v)
 
     @field_validator("workspace", "cache_dir", mode="after")
     @classmethod

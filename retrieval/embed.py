@@ -10,6 +10,7 @@ Two interchangeable backends load the same model from PyPI packages:
     >>> e.encode(["runs small, size up"]).shape             # doctest: +SKIP
     (1, 384)
 
+A new embedder is a subclass with ``name`` and ``encode`` under ``@EMBEDDERS.register(name)``.
 What it leaves out: other models; GPU placement beyond torch's own ``device``.
 """
 
@@ -19,6 +20,8 @@ import os
 
 import numpy as np
 from tqdm import tqdm
+
+from pulse.plugins import EMBEDDERS
 
 __all__ = ["Embedder", "DIM", "MODEL_ID"]
 
@@ -36,16 +39,14 @@ class Embedder:
 
     @staticmethod
     def load(backend: str = "sentence-transformers", threads: int | None = None) -> "Embedder":
-        if backend == "sentence-transformers":
-            return _STEmbedder(threads)
-        if backend == "onnx-int8":
-            return _OnnxEmbedder(threads)
-        raise ValueError(f"unknown embedder {backend!r}")
+        """The embedder registered under ``backend`` (an unknown name lists the registered ones)."""
+        return EMBEDDERS[backend](threads)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         raise NotImplementedError
 
 
+@EMBEDDERS.register("sentence-transformers")
 class _STEmbedder(Embedder):
     name = "sentence-transformers"
 
@@ -69,6 +70,7 @@ class _STEmbedder(Embedder):
         return v.astype(np.float32, copy=False)
 
 
+@EMBEDDERS.register("onnx-int8")
 class _OnnxEmbedder(Embedder):
     name = "onnx-int8"
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.models import ChatModel, Completion
 from pulse.config import load_settings
 
 #: fixtures that build a workspace, train models or load a language model: a test using one is ``slow``
@@ -192,3 +193,24 @@ def live(trained_ws, tmp_path_factory, settings_factory, webhook_sink):
     yield base, svc
     server.should_exit = True
     svc.close()
+
+
+class Scripted(ChatModel):
+    """Replays fixed outputs: the one way to make a model state a wrong number on cue.
+    It stands in for the generator only; the graph, tools, workspace and grounding are real."""
+
+    backend, name = "scripted", "scripted"
+
+    def __init__(self, outputs):
+        self.outputs = list(outputs)
+        self.calls = []
+
+    def _complete(self, messages, **kw):
+        self.calls.append(messages)
+        return Completion(self.outputs.pop(0))
+
+
+@pytest.fixture
+def scripted():
+    """The scripted generator: ``scripted([output, ...])`` is a ChatModel that replays those outputs in order."""
+    return Scripted

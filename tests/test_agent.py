@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from agent import Agent, AgentInputError, ChatModel, Completion
+from agent import Agent, AgentInputError
 from evals.toolchoice import load_questions, tool_choice_accuracy
 from pulse.config import load_settings
 from tools import REGISTRY
@@ -131,25 +131,10 @@ def test_prompt_injection_in_a_review_is_treated_as_data(default_agent, tmp_path
         ws.close()
 
 
-class _Scripted(ChatModel):
-    """Replays fixed outputs: the one way to make a model state a wrong number on cue.
-    It stands in for the generator only; the graph, tools, workspace and grounding are real."""
-
-    backend, name = "scripted", "scripted"
-
-    def __init__(self, outputs):
-        self.outputs = list(outputs)
-        self.calls = []
-
-    def _complete(self, messages, **kw):
-        self.calls.append(messages)
-        return Completion(self.outputs.pop(0))
-
-
-def test_an_ungrounded_number_is_rewritten_then_refused(demo_ws, settings_factory, small_agent):
+def test_an_ungrounded_number_is_rewritten_then_refused(demo_ws, settings_factory, small_agent, scripted):
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
     s = settings_factory(demo_ws, pipeline="generator")  # the generator plans and writes: its numbers are checked
-    model = _Scripted([plan, "Customer 42 spent $120.00.", "Customer 42 spent about $125."])
+    model = scripted([plan, "Customer 42 spent $120.00.", "Customer 42 spent about $125."])
     a = Agent(s, small_agent.ws, small_agent.index, model)
     try:
         r = a.ask("how much has customer 42 spent?")
@@ -160,13 +145,13 @@ def test_an_ungrounded_number_is_rewritten_then_refused(demo_ws, settings_factor
     assert "120" in model.calls[-1][-1]["content"]  # the rewrite request named the bad number
 
 
-def test_a_grounded_answer_passes_untouched(demo_ws, settings_factory, small_agent):
+def test_a_grounded_answer_passes_untouched(demo_ws, settings_factory, small_agent, scripted):
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
     a = Agent(
         settings_factory(demo_ws, pipeline="generator"),
         small_agent.ws,
         small_agent.index,
-        _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32."]),
+        scripted([plan, "Customer 42 placed 2 orders totalling $38.32."]),
     )
     try:
         r = a.ask("how much has customer 42 spent?")

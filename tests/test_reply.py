@@ -8,7 +8,7 @@ Bad input we tried: an unknown review id, an unknown order id, a review that ask
 import json
 
 import pytest
-from test_agent import DEFAULT_MODEL, _Scripted
+from conftest import DEFAULT_MODEL
 
 from agent import Agent
 from agent.grounding import confirmed_facts, unconfirmed_promises
@@ -39,9 +39,9 @@ def test_case_facts_come_from_the_workspace(toolbox):
         toolbox.call("draft_reply", {"id": rid, "order_id": "no-such-order"})
 
 
-def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factory, toolbox):
+def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factory, toolbox, scripted):
     rid = toolbox.ctx.ws.query("SELECT review_id FROM reviews WHERE rating = 1 LIMIT 1")[0]["review_id"]
-    model = _Scripted(["We are sorry! We will refund you in full.", "Sorry, a full refund is on its way."])
+    model = scripted(["We are sorry! We will refund you in full.", "Sorry, a full refund is on its way."])
     a = Agent(settings_factory(trained_ws), toolbox.ctx.ws, toolbox.ctx.index, model)
     try:
         r = a.ask(f"draft a reply to review {rid}", tool=("draft_reply", {"id": rid}))
@@ -53,14 +53,14 @@ def test_a_promised_refund_is_rewritten_then_refused(trained_ws, settings_factor
     assert model.calls[0][0]["content"].startswith("You are Pulse, drafting a reply")  # the reply prompt, not the answer one
 
 
-def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, toolbox):
+def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, toolbox, scripted):
     # the promise check guards replies written for the shop, not analysis: "no refunds" here is a finding
     plan = json.dumps({"tool": "shop_lookup", "args": {"entity": "customer", "id": "42"}})
     a = Agent(
         settings_factory(trained_ws, pipeline="generator"),
         toolbox.ctx.ws,
         toolbox.ctx.index,
-        _Scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]),
+        scripted([plan, "Customer 42 placed 2 orders totalling $38.32; neither was refunded."]),
     )
     try:
         r = a.ask("how much has customer 42 spent, and any refunds?")
