@@ -71,7 +71,7 @@ def _free_port() -> int:
 def _start(ws: Path, port: int, model: str) -> subprocess.Popen:
     env = {**os.environ, "PULSE_WORKSPACE": str(ws), "PULSE_MODEL": model, "PULSE_HOST": "127.0.0.1", "PULSE_PORT": str(port)}
     return subprocess.Popen(
-        [sys.executable, "-c", "from pulse.cli import main; raise SystemExit(main())", "serve", "--no-warm"],
+        [sys.executable, "-c", "from bots.cli import main; raise SystemExit(main())", "serve", "--no-warm"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

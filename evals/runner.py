@@ -70,7 +70,7 @@ def open_service(settings, suites: list[Suite], log_path: Path, progress: bool =
     scratch: Path | None = None
     if any(s.setup for s in suites):
         scratch = Path(tempfile.mkdtemp(prefix=".scratch-", dir=log_path.parent))
-        for name in ("pulse.duckdb", "index.faiss", "models"):
+        for name in (settings.db_path.name, "index.faiss", "models"):
             src = settings.workspace / name
             if src.is_dir():
                 shutil.copytree(src, scratch / name)

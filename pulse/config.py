@@ -30,9 +30,11 @@ from pydantic import BaseModel, Field, field_validator
 
 from .plugins import BACKENDS, EMBEDDERS
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["DB_FILE", "Settings", "load_settings"]
 
 _ENV_PREFIX = "PULSE_"
+#: The database file inside a workspace folder.
+DB_FILE = "pulse.duckdb"
 
 
 class Settings(BaseModel):
@@ -134,7 +136,7 @@ class Settings(BaseModel):
 
     @property
     def db_path(self) -> Path:
-        return self.workspace / "pulse.duckdb"
+        return self.workspace / DB_FILE
 
     @property
     def sessions_path(self) -> Path:

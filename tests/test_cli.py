@@ -8,7 +8,7 @@ import sys
 
 def pulse(*args, env=None, timeout=600):
     e = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "pulse.cli", *args], capture_output=True, text=True, env=e, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, env=e, timeout=timeout)
 
 
 def test_help_is_fast_and_lists_commands():
@@ -56,7 +56,7 @@ def test_ask_rejects_a_50kb_message(demo_ws):
 
 def test_chat_streams_answers_and_keeps_the_session(demo_ws):
     p = subprocess.run(
-        [sys.executable, "-m", "pulse.cli", "--workspace", str(demo_ws), "--model", "smollm2-135m", "chat"],
+        [sys.executable, "-m", "bots.cli", "--workspace", str(demo_ws), "--model", "smollm2-135m", "chat"],
         input="hello!\n" + "z" * 5000 + "\n/quit\n",
         capture_output=True,
         text=True,

@@ -30,7 +30,7 @@ def pulse(*args, env=None, timeout=900):
     import os
 
     return subprocess.run(
-        [sys.executable, "-m", "pulse.cli", *args],
+        [sys.executable, "-m", "bots.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -117,7 +117,7 @@ def test_csv_errors_name_the_row_and_the_gaps(tmp_path):
 
 
 def test_cli_forecasts_a_csv_and_saves_the_chart(tmp_path, capsys):
-    from pulse.cli import main
+    from bots.cli import main
 
     f = tmp_path / "sales.csv"
     ds = pd.date_range("2022-01-01", periods=36, freq="MS")

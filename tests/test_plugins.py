@@ -37,7 +37,7 @@ def test_unknown_names_are_clear_errors_everywhere():
         load_settings(backend="nope")
     with pytest.raises(ValidationError, match="unknown embedder 'nope'"):
         load_settings(query_embedder="nope")
-    cli = subprocess.run([sys.executable, "-m", "pulse.cli", "--backend", "nope", "doctor"], capture_output=True, text=True)
+    cli = subprocess.run([sys.executable, "-m", "bots.cli", "--backend", "nope", "doctor"], capture_output=True, text=True)
     assert cli.returncode == 2 and "invalid choice: 'nope'" in cli.stderr and "llamacpp" in cli.stderr
 
 

@@ -127,7 +127,7 @@ def test_tool_names_items_and_refuses_empty_requests(toolbox):
 
 
 def test_training_card_and_cli_batch(trained_ws, tmp_path, capsys):
-    from pulse.cli import main
+    from bots.cli import main
     from workspace.artifacts import load_artifact
 
     _, card = load_artifact(trained_ws, "recommender")

@@ -70,7 +70,7 @@ def test_analyst_answers_may_talk_about_refunds(trained_ws, settings_factory, to
 
 
 def test_reply_cli_needs_a_target(capsys):
-    from pulse.cli import main
+    from bots.cli import main
 
     assert main(["reply"]) == 2 and "--review" in capsys.readouterr().err
 

@@ -87,7 +87,7 @@ def test_without_a_trained_model_the_tool_says_run_train(demo_ws, settings_facto
 def test_cli_scores_a_file_and_refuses_an_empty_one(trained_ws, tmp_path, capsys):
     import json
 
-    from pulse.cli import main
+    from bots.cli import main
 
     f = tmp_path / "t.txt"
     f.write_text("best purchase ever\n\nbroke after a day, very disappointed\n")

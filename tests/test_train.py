@@ -19,7 +19,7 @@ def test_cards_carry_version_size_and_metrics(trained_ws):
 
 
 def test_components_table_has_each_model_beside_its_baseline(trained_ws, capsys):
-    from pulse.cli import main
+    from bots.cli import main
 
     rows = component_rows(trained_ws)
     assert {r["component"] for r in rows} >= {"sentiment", "topics", "recommendation", "churn"}
@@ -31,7 +31,7 @@ def test_components_table_has_each_model_beside_its_baseline(trained_ws, capsys)
 
 
 def test_untrained_workspace_and_unknown_step_are_refused(demo_ws, tmp_path, capsys):
-    from pulse.cli import main
+    from bots.cli import main
 
     assert main(["--workspace", str(demo_ws), "eval", "--components"]) == 1
     assert "pulse train" in capsys.readouterr().err

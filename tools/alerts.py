@@ -23,9 +23,9 @@ from __future__ import annotations
 from datetime import date
 
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from .base import ToolContext, ToolError, ToolResult, optional, tool
+from .base import Maybe, ToolContext, ToolError, ToolResult, tool
 from .entities import catalog_matcher, extract_markers
 from .slices import doc_source
 
@@ -113,14 +113,9 @@ def detect(ws, since: date | None = None, until: date | None = None) -> list[dic
 
 
 class AlertsArgs(BaseModel):
-    since: date | None = Field(None, description="Only alerts on or after this date (YYYY-MM-DD), if the user gave one.")
-    until: date | None = Field(None, description="Only alerts before this date (YYYY-MM-DD), if the user gave one.")
+    since: Maybe[date] = Field(None, description="Only alerts on or after this date (YYYY-MM-DD), if the user gave one.")
+    until: Maybe[date] = Field(None, description="Only alerts before this date (YYYY-MM-DD), if the user gave one.")
     limit: int = Field(10, ge=1, le=100)
-
-    @field_validator("since", "until", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v):
-        return optional(v)
 
 
 @tool(

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 from pulse.errors import UserError
 
-__all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool", "optional", "clean_id"]
+__all__ = ["Tool", "ToolResult", "ToolContext", "ToolError", "tool", "optional", "clean_id", "Id", "Maybe", "MaybeId"]
+
+T = TypeVar("T")
 
 #: What small models write into an optional argument when the user gave nothing.
 _PLACEHOLDERS = ("", "none", "null", "n/a", "any", "all")
@@ -41,6 +43,14 @@ def optional(v: Any) -> Any:
 def clean_id(v: Any) -> str | None:
     """An id as a plain string: ``'#42 '`` and ``42`` both become ``'42'``."""
     return None if v is None else str(v).strip().lstrip("#")
+
+
+#: An optional argument where a placeholder ('none', 'n/a', '') means absent: ``since: Maybe[date] = None``.
+Maybe = Annotated[T | None, BeforeValidator(optional)]
+#: A required id: ``'#42 '`` or ``42`` read ``'42'``, and a placeholder is refused as missing.
+Id = Annotated[str, BeforeValidator(lambda v: clean_id(optional(v)))]
+#: An optional id: a placeholder means absent.
+MaybeId = Annotated[str | None, BeforeValidator(lambda v: clean_id(optional(v)))]
 
 
 class ToolError(UserError):

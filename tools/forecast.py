@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, field_validator
 
-from .base import ToolContext, ToolError, ToolResult, optional, tool
+from .base import Maybe, ToolContext, ToolError, ToolResult, tool
 
 __all__ = [
     "parse_horizon",
@@ -466,18 +466,13 @@ class ForecastArgs(BaseModel):
         "next quarter", max_length=40, description="How far ahead, e.g. '13', '6 weeks', 'next month', 'next quarter'."
     )
     freq: Literal["D", "W", "M", "Q", "Y"] = Field("W", description="D daily, W weekly, M monthly, Q quarterly, Y yearly.")
-    product_id: str | None = Field(None, max_length=64, description="Only this product's sales, if the user named one.")
-    category: str | None = Field(None, max_length=64, description="Only this product category's sales, if the user named one.")
+    product_id: Maybe[str] = Field(None, max_length=64, description="Only this product's sales, if the user named one.")
+    category: Maybe[str] = Field(None, max_length=64, description="Only this product category's sales, if the user named one.")
 
     @field_validator("horizon", mode="before")
     @classmethod
     def _str(cls, v):
         return str(v)
-
-    @field_validator("product_id", "category", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v):
-        return optional(v)
 
 
 @tool(

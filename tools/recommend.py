@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from workspace.artifacts import load_artifact, save_artifact
 
-from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
+from .base import MaybeId, ToolContext, ToolError, ToolResult, tool
 
 __all__ = ["CANDIDATES", "Recommender", "choose_and_measure", "evaluate_split", "interactions", "recommend", "train_recommender"]
 
@@ -414,14 +414,9 @@ def _progress(items, show: bool):
 
 
 class RecommendArgs(BaseModel):
-    user_id: str | None = Field(None, max_length=64, description="Recommend for this user or customer id.")
-    item_id: str | None = Field(None, max_length=64, description="Or: items similar to this product id.")
+    user_id: MaybeId = Field(None, max_length=64, description="Recommend for this user or customer id.")
+    item_id: MaybeId = Field(None, max_length=64, description="Or: items similar to this product id.")
     k: int = Field(10, ge=1, le=50, description="How many items.")
-
-    @field_validator("user_id", "item_id", mode="before")
-    @classmethod
-    def _clean(cls, v):
-        return clean_id(optional(v))
 
     @model_validator(mode="after")
     def _one(self):

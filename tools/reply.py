@@ -2,7 +2,7 @@
 
 This tool gathers what is *confirmed*: the review or post itself, the product
 (name, rating, review count), the author's orders when the data links them,
-and the shop's tone policy (``agent/prompts/tone.md``). The agent's answer
+and the shop's tone policy (``tools/prompts/tone.md``). The agent's answer
 step then drafts with the ``reply`` prompt, and the grounding check refuses
 any number or promise (refund, replacement, discount, delivery date...) that
 these facts do not contain. So a draft never promises what no tool confirmed.
@@ -18,15 +18,15 @@ from __future__ import annotations
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
+from .base import Id, MaybeId, ToolContext, ToolError, ToolResult, tool
 
 __all__ = ["gather_case", "tone_policy", "draft_reply"]
 
 
 def tone_policy() -> str:
-    return resources.files("agent").joinpath("prompts", "tone.md").read_text().strip()
+    return resources.files("tools").joinpath("prompts", "tone.md").read_text().strip()
 
 
 def gather_case(ws, kind: str, ref_id: str, order_id: str | None = None) -> dict:
@@ -65,13 +65,8 @@ def gather_case(ws, kind: str, ref_id: str, order_id: str | None = None) -> dict
 
 class ReplyArgs(BaseModel):
     kind: Literal["review", "post"] = Field("review", description="Reply to a review or to a social media post.")
-    id: str = Field(..., min_length=1, max_length=64, description="The review id or post id to reply to.")
-    order_id: str | None = Field(None, max_length=64, description="The order the case is about, only if the user named one.")
-
-    @field_validator("id", "order_id", mode="before")
-    @classmethod
-    def _s(cls, v):
-        return clean_id(optional(v))
+    id: Id = Field(..., min_length=1, max_length=64, description="The review id or post id to reply to.")
+    order_id: MaybeId = Field(None, max_length=64, description="The order the case is about, only if the user named one.")
 
 
 @tool(

@@ -6,32 +6,16 @@ What it leaves out: keyword search and re-ranking (see retrieval/index.py).
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
+from pydantic import Field
 
-from pydantic import BaseModel, Field, field_validator, model_validator
-
-from .base import ToolContext, ToolResult, optional, tool
+from .base import ToolContext, ToolResult, tool
+from .slices import SliceArgs
 
 
-class SearchArgs(BaseModel):
+class SearchArgs(SliceArgs):
+    """A slice of the corpus (tools/slices.py) with the query required."""
+
     query: str = Field(..., min_length=1, max_length=500, description="What to look for, in the user's words.")
-    kind: Literal["any", "review", "post", "product"] = Field("any", description="review, post (social media), product, or any.")
-    product_id: str | None = Field(None, description="Only documents about this product id.")
-    since: date | None = Field(None, description="Only documents on or after this date (YYYY-MM-DD).")
-    until: date | None = Field(None, description="Only documents before this date (YYYY-MM-DD).")
-
-    @field_validator("product_id", "since", "until", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v):
-        # small models fill optional fields with placeholders; treat them as absent
-        return optional(v)
-
-    @model_validator(mode="after")
-    def _empty_range_is_no_range(self):
-        if self.since and self.until and self.since >= self.until:
-            self.since = self.until = None
-        return self
 
 
 @tool(

@@ -19,9 +19,9 @@ from datetime import date
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from .base import ToolContext, optional
+from .base import Maybe, ToolContext
 
 __all__ = ["SliceArgs", "slice_doc_ids", "doc_source", "QUERY_POOL", "QUERY_MIN_SIM"]
 
@@ -30,19 +30,13 @@ QUERY_MIN_SIM = 0.3
 
 
 class SliceArgs(BaseModel):
-    query: str | None = Field(
+    query: Maybe[str] = Field(
         None, max_length=300, description="Subject to focus on, e.g. 'dresses' or 'the economy'; omit for everything."
     )
     kind: Literal["any", "review", "post", "product"] = Field("any", description="review, post (social media) or any.")
-    product_id: str | None = Field(None, max_length=64, description="Only documents about this product id.")
-    since: date | None = Field(None, description="Start date YYYY-MM-DD, only if the user gave one.")
-    until: date | None = Field(None, description="End date YYYY-MM-DD (exclusive), only if the user gave one.")
-
-    @field_validator("query", "product_id", "since", "until", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v):
-        # small models fill optional fields with placeholders; treat them as absent
-        return optional(v)
+    product_id: Maybe[str] = Field(None, max_length=64, description="Only documents about this product id.")
+    since: Maybe[date] = Field(None, description="Start date YYYY-MM-DD, only if the user gave one.")
+    until: Maybe[date] = Field(None, description="End date YYYY-MM-DD (exclusive), only if the user gave one.")
 
     @model_validator(mode="after")
     def _empty_range_is_no_range(self):

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from . import recommend as _recommend
-from .base import ToolContext, ToolError, ToolResult, clean_id, optional, tool
+from .base import Maybe, MaybeId, ToolContext, ToolError, ToolResult, clean_id, tool
 
 __all__ = ["SUPPORT_TOOLS", "my_orders", "product_reviews", "shop_policy", "my_recommendations", "order_action", "handoff"]
 
@@ -49,12 +49,7 @@ def _own_order(ctx: ToolContext, order_id: str) -> dict:
 
 
 class OrdersArgs(BaseModel):
-    order_id: str | None = Field(None, max_length=64, description="One order's id, when the customer names one.")
-
-    @field_validator("order_id", mode="before")
-    @classmethod
-    def _clean(cls, v):
-        return clean_id(optional(v))
+    order_id: MaybeId = Field(None, max_length=64, description="One order's id, when the customer names one.")
 
 
 @tool(
@@ -106,12 +101,7 @@ def my_orders(ctx: ToolContext, args: OrdersArgs) -> ToolResult:
 
 class ProductArgs(BaseModel):
     question: str = Field(..., min_length=1, max_length=500, description="What the customer wants to know, in their words.")
-    product: str | None = Field(None, max_length=120, description="The product's id or name, when the customer gave one.")
-
-    @field_validator("product", mode="before")
-    @classmethod
-    def _clean(cls, v):
-        return optional(v)
+    product: Maybe[str] = Field(None, max_length=120, description="The product's id or name, when the customer gave one.")
 
 
 def _find_product(ws, ref: str) -> dict | None:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import duckdb
 
+from pulse.config import DB_FILE
 from pulse.errors import UserError
 
-__all__ = ["Workspace", "WorkspaceBusy", "TABLES", "CORPUS_KINDS"]
+__all__ = ["Workspace", "WorkspaceBusy", "DB_FILE", "TABLES", "CORPUS_KINDS"]
 
 
 class WorkspaceBusy(UserError):
@@ -76,7 +77,7 @@ class Workspace:
     @classmethod
     def open(cls, path: Path | str, read_only: bool = False) -> "Workspace":
         path = Path(path)
-        db = path / "pulse.duckdb"
+        db = path / DB_FILE
         if read_only:
             if not db.is_file():
                 raise FileNotFoundError(f"no workspace at {path} (missing {db.name}); run `pulse demo` or `pulse ingest`")

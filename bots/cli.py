@@ -1,4 +1,4 @@
-"""The ``pulse`` command.
+"""The ``pulse`` command: the terminal front end, at the top of the house beside the other channels.
 
     pulse demo [--limit N]                      build the demo workspace from real public data
     pulse ingest --kind reviews FILE [--map SRC=FIELD ...]
@@ -38,8 +38,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import load_settings
-from .plugins import BACKENDS
+from pulse.config import load_settings
+from pulse.plugins import BACKENDS
 
 __all__ = ["main"]
 
@@ -166,7 +166,7 @@ def cmd_doctor(args) -> int:
     print(f"threads     {s.threads} (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE (set by Pulse)')})")
     print(f"embedder    {s.embedder} (corpus), {s.query_embedder} (questions); index {s.index} (hnsw at >= {s.hnsw_threshold:,})")
     print(f"workspace   {s.workspace.resolve()}")
-    if (s.workspace / "pulse.duckdb").is_file():
+    if s.db_path.is_file():
         from workspace import Workspace
 
         with Workspace.open(s.workspace, read_only=True) as ws:
