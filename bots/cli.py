@@ -3,6 +3,8 @@
     pulse demo [--limit N]                      build the demo workspace from real public data
     pulse ingest --kind reviews FILE [--map SRC=FIELD ...]
     pulse index                                 embed new documents and update the FAISS index
+    pulse privacy [--policy mask|pseudonymise|keep] [--names on|off] [--scan]
+    pulse forget --customer ID [--json]         remove a customer's rows, documents, vectors and log entries
     pulse models [pull NAME]                    list or fetch model packs
     pulse doctor                                versions, model, runtime, threads, workspace stats
     pulse ask "question" [--session ID] [--json]
@@ -586,6 +588,17 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("index", help="embed new documents and update the index").set_defaults(fn=cmd_index)
 
+    pv = sub.add_parser("privacy", help="the workspace's PII policy for imports; --scan counts what stored text holds")
+    pv.add_argument("--policy", choices=["mask", "pseudonymise", "keep"])
+    pv.add_argument("--names", choices=["on", "off"], help="also find person names by NER (English)")
+    pv.add_argument("--scan", action="store_true")
+    pv.set_defaults(fn=cmd_privacy)
+
+    fg = sub.add_parser("forget", help="remove one customer's data everywhere (right to be forgotten)")
+    fg.add_argument("--customer", required=True, metavar="ID")
+    fg.add_argument("--json", action="store_true")
+    fg.set_defaults(fn=cmd_forget)
+
     m = sub.add_parser("models", help="list or pull model packs")
     m.add_argument("action", nargs="?", choices=["list", "pull"], default="list")
     m.add_argument("names", nargs="*")
@@ -704,6 +717,65 @@ def _parser() -> argparse.ArgumentParser:
     _out_args(ev, plot=False)
     ev.set_defaults(fn=cmd_eval)
     return p
+
+
+def cmd_privacy(args) -> int:
+    from workspace import Workspace, privacy
+
+    s = _settings(args)
+    changing = args.policy is not None or args.names is not None
+    with Workspace.open(s.workspace, read_only=not changing) as ws:
+        if args.policy:
+            ws.set_meta("pii_policy", args.policy)
+        if args.names is not None:
+            ws.set_meta("pii_names", "true" if args.names == "on" else "false")
+        policy, names = ws.get_meta("pii_policy") or "mask", ws.get_meta("pii_names") == "true"
+        print(f"policy: {policy} (person names by NER: {'on' if names else 'off'}); applies to imports from now on")
+        if args.scan:
+            from collections import Counter
+
+            found: Counter[str] = Counter()
+            for (text,) in ws.con.execute("SELECT text FROM documents").fetchall():
+                found.update(sp.kind for sp in privacy.find(text, names))
+            print("personal data in stored documents: " + (", ".join(f"{k} {n:,}" for k, n in found.most_common()) or "none"))
+    return 0
+
+
+def cmd_forget(args) -> int:
+    import sqlite3
+
+    from bots.log import Log
+    from retrieval import Index
+    from workspace import Workspace, privacy
+    from workspace.artifacts import mark_stale
+
+    s = _settings(args)
+    cid = args.customer.strip()
+    with Workspace.open(s.workspace) as ws:
+        report: dict = privacy.forget(ws, cid)
+        report["index_vectors"] = Index.open(ws, s).ntotal  # opening reconciles: the forgotten vectors leave the file
+    logged, convs = Log(s.workspace / "pulse_log.sqlite").forget_customer(cid)
+    report.update({f"log_{k}": v for k, v in logged.items()})
+    if convs and s.sessions_path.is_file():
+        with sqlite3.connect(s.sessions_path) as db:
+            marks = ", ".join("?" * len(convs))
+            report["session_checkpoints"] = db.execute(f"DELETE FROM checkpoints WHERE thread_id IN ({marks})", convs).rowcount
+            db.execute(f"DELETE FROM writes WHERE thread_id IN ({marks})", convs)
+    removed = sum(v for k, v in report.items() if k != "index_vectors")
+    if removed:
+        report["stale_models"] = mark_stale(s.workspace, f"customer {cid} was forgotten on {time.strftime('%Y-%m-%d')}")
+        (s.workspace / "dashboard.json").unlink(missing_ok=True)  # rebuilt without them at the next start
+    if args.json:
+        _print_json(report)
+    else:
+        gone = ", ".join(f"{k} {v}" for k, v in report.items() if v and k not in ("stale_models", "index_vectors"))
+        print(
+            f"customer {cid}: "
+            + (f"removed {gone}; the index holds {report['index_vectors']:,} vectors" if gone else "nothing found")
+        )
+        if report.get("stale_models"):
+            print(f"models trained with their data, now marked stale (run `pulse train`): {', '.join(report['stale_models'])}")
+    return 0
 
 
 def cmd_serve(args) -> int:

@@ -18,6 +18,7 @@ What it leaves out: retention and deletion policies (a person's call, per shop).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -189,6 +190,32 @@ class Log:
         n = self._rows("SELECT count(*) AS n FROM support_sessions WHERE token_hash = ?", [token_hash])[0]["n"]
         self._x("DELETE FROM support_sessions WHERE token_hash = ?", [token_hash])
         return bool(n)
+
+    def forget_customer(self, customer_id: str) -> tuple[dict[str, int], list[str]]:
+        """Delete one customer's conversations (with their messages, feedback, sessions, handoffs, actions and
+        sign-in failures) and every other message that names their id, in one transaction.
+        Returns the counts and the ids of the conversations removed (their checkpoints go too)."""
+        word = re.compile(rf"(?<![\w-]){re.escape(customer_id)}(?![\w-])")
+        with self._lock:
+            convs = [r[0] for r in self.db.execute("SELECT id FROM conversations WHERE customer_id = ?", [customer_id])]
+            msgs = [
+                r[0]
+                for r in self.db.execute("SELECT id, conversation_id, content || ' ' || coalesce(question, '') FROM messages")
+                if r[1] in convs or word.search(r[2])
+            ]
+            counts = {"conversations": len(convs), "messages": len(msgs)}
+            self.db.execute("BEGIN")
+            try:
+                self.db.executemany("DELETE FROM feedback WHERE message_id = ?", [(i,) for i in msgs])
+                self.db.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in msgs])
+                for table in ("support_sessions", "handoffs", "actions", "auth_failures"):
+                    counts[table] = self.db.execute(f"DELETE FROM {table} WHERE customer_id = ?", [customer_id]).rowcount
+                self.db.executemany("DELETE FROM conversations WHERE id = ?", [(c,) for c in convs])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return counts, convs
 
     def revoke_support_sessions(self, customer_id: str) -> int:
         """End every session of one customer (a staff action, e.g. after a suspected takeover)."""

@@ -31,6 +31,7 @@ from agent.agents import AgentInputError
 from pulse.config import Settings
 from pulse.errors import UserError
 from tools import REGISTRY, SUPPORT_TOOLS, ToolError, ToolResult
+from workspace import privacy
 
 from .log import Log
 from .metrics import Metrics
@@ -113,6 +114,8 @@ class PulseService:
             raise
         finally:
             self.metrics.waiting.dec()
+        if not customer_id and not self.settings.show_pii:  # the analyst never sees raw personal data
+            result, message = _masked(result), privacy.redact(message)
         self.metrics.turns.labels(channel=channel).inc()
         self.metrics.turn_seconds.labels(channel=channel).observe(time.perf_counter() - t0)
         for c in result["tool_calls"]:
@@ -147,10 +150,14 @@ class PulseService:
         q: queue.Queue = queue.Queue()
         cancelled = threading.Event()
 
+        # where the workspace keeps personal data as given, the analyst gets the checked, masked answer at the end
+        hold = not customer_id and not self.settings.show_pii and self.analyst.ws.get_meta("pii_policy") == "keep"
+
         def token(t: str) -> None:
             if cancelled.is_set():  # the listener left (Stop, a closed connection): end generation now
                 raise TurnCancelled("the turn was stopped")
-            q.put({"type": "token", "text": t})
+            if not hold:
+                q.put({"type": "token", "text": t})
 
         def work():
             try:
@@ -222,6 +229,8 @@ class PulseService:
 
         with self._dash_lock:
             snap = dash.build(self.run_tool, self.analyst.ws)
+            if not self.settings.show_pii:  # what the analyst sees, stored as they may see it
+                snap = {k: v if k == "fingerprint" else _mask_values(v) for k, v in snap.items()}
             dash.save(self.settings.workspace, snap)
         return {**snap, "fresh": True}
 
@@ -288,3 +297,26 @@ class PulseService:
             "support_tools": list(self.support.tools),
             "uptime_s": round(time.time() - self.started, 1),
         }
+
+
+def _masked(result: dict) -> dict:
+    """A turn's result with personal data masked in the answer, the sources and the tools' summaries and data."""
+    result["answer"] = privacy.redact(result["answer"])
+    for src in result.get("sources") or []:
+        if isinstance(src.get("text"), str):
+            src["text"] = privacy.redact(src["text"])
+    for call in result.get("tool_calls") or []:
+        res = call.get("result")
+        if isinstance(res, dict):
+            call["result"] = _mask_values(res)
+    return result
+
+
+def _mask_values(v):
+    if isinstance(v, str):
+        return privacy.redact(v)
+    if isinstance(v, dict):
+        return {k: _mask_values(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_mask_values(x) for x in v]
+    return v

@@ -41,6 +41,7 @@ from typing import Iterator
 
 from agent.agents import MAX_QUESTION_CHARS, AgentInputError
 from pulse.errors import UserError
+from workspace import privacy
 
 from .service import PulseService
 
@@ -127,8 +128,8 @@ class SupportDesk:
     def _verified(self, cid: str, facts: dict) -> bool:
         rows = self.ws.query("SELECT email, zip FROM customers WHERE customer_id = ?", [cid])
         email, zip_ = (rows[0]["email"], rows[0]["zip"]) if rows else (None, None)
-        if email and facts.get("email"):  # bytes: compare_digest refuses non-ASCII str (that was a 500)
-            return secrets.compare_digest(email.strip().lower().encode(), facts["email"].lower().encode())
+        if email and facts.get("email"):  # stored as given or as a keyed hash; compared as bytes in constant time
+            return privacy.same_value(email, facts["email"], self.ws.path)
         if zip_ and facts.get("zip"):
             return secrets.compare_digest(zip_.strip().encode(), facts["zip"].encode())
         if not email and not zip_ and facts.get("order_date") and facts.get("order_total"):

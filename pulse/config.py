@@ -69,6 +69,11 @@ class Settings(BaseModel):
         description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.",
     )
     embed_batch: int = Field(64, ge=1)
+    show_pii: bool = Field(
+        False,
+        description="Let the analyst's answers, citations, tool results and the log show personal data as stored "
+        "(otherwise it is masked on the way out; the import policy is the workspace's, see `pulse privacy`).",
+    )
     index: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = Field(100_000, ge=1, description="With index=auto, corpora at least this large get HNSW.")
     hnsw_ef_search: int = Field(64, ge=1)

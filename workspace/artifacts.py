@@ -26,7 +26,15 @@ from typing import Any
 
 from pulse.errors import UserError
 
-__all__ = ["save_artifact", "load_artifact", "list_artifacts", "stable_split", "ArtifactMissing", "ARTIFACT_VERSION"]
+__all__ = [
+    "save_artifact",
+    "load_artifact",
+    "list_artifacts",
+    "stable_split",
+    "ArtifactMissing",
+    "ARTIFACT_VERSION",
+    "mark_stale",
+]
 
 #: Bumped when a stored model's format changes; older files are refused with a clear message.
 ARTIFACT_VERSION = 1
@@ -81,6 +89,21 @@ def list_artifacts(ws_path: Path) -> list[dict]:
     """The cards of every stored model, by name."""
     d = _dir(ws_path)
     return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))] if d.is_dir() else []
+
+
+def mark_stale(ws_path: Path, reason: str) -> list[str]:
+    """Note on every stored model's card that its training data changed (``stale``); return their names.
+    The next ``pulse train`` writes fresh cards without it."""
+    d = _dir(ws_path)
+    names = []
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        card = json.loads(p.read_text())
+        card["stale"] = reason
+        tmp = p.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(card, indent=2, default=str))
+        os.replace(tmp, p)
+        names.append(card.get("name", p.stem))
+    return names
 
 
 def stable_split(key: str, train: float = 0.8, dev: float = 0.1) -> str:

@@ -20,6 +20,8 @@ Rules:
   their content, so that re-imports stay idempotent.
 * ``orders`` rows may carry ``product_id``/``quantity``/``price``: they are
   then line items, grouped into orders plus ``order_items``.
+* Personal data in free text and customers' fields is masked, pseudonymised or
+  kept, as the workspace's PII policy says (``workspace/privacy.py``).
 
 What it leaves out: embedding the new documents, which the caller does next
 (``retrieval.Index.update``), and fuzzy column guessing.
@@ -38,6 +40,7 @@ from tqdm import tqdm
 
 from pulse.errors import UserError
 
+from . import privacy
 from .db import Workspace
 
 __all__ = ["ingest", "IngestError", "IngestReport", "FIELDS", "KINDS", "read_table", "guess_mapping"]
@@ -372,10 +375,34 @@ def ingest(
     for key in keys:
         if key not in out:
             out[key] = _stable_id(raw[list(columns.values())], prefix=kind[0])
+    out = _private(ws, kind, out)
     if kind == "orders" and "total" not in out:
         raise IngestError(path, [], extra=f"{path.name}: orders need a 'total' column (or product_id/quantity/price line items)")
     out = out.drop_duplicates(subset=list(keys), keep="last")
     return replace(_write(ws, kind, path, table, keys, out, len(raw), columns, in_txn), ignored=ignored)
+
+
+#: Free-text fields that may hold personal data, per kind; customers' own fields are handled in _private.
+_PII_TEXT = {"posts": ("text",), "reviews": ("title", "text"), "products": ("description",)}
+
+
+def _private(ws, kind: str, out: pd.DataFrame) -> pd.DataFrame:
+    """Apply the workspace's PII policy (workspace/privacy.py) to the rows before they are stored."""
+    policy = ws.get_meta("pii_policy") or "mask"
+    if policy == "keep":
+        return out
+    names = ws.get_meta("pii_names") == "true"
+    key = privacy.workspace_key(ws.path) if policy == "pseudonymise" or kind == "customers" else None
+    for col in _PII_TEXT.get(kind, ()):
+        if col in out:
+            out[col] = out[col].map(lambda t: privacy.redact(t, policy, key, names) if isinstance(t, str) else t)
+    if kind == "customers" and key is not None:
+        if "email" in out:  # a keyed hash: support sign-in still compares (privacy.same_value)
+            out["email"] = out["email"].map(lambda v: privacy.token("EMAIL", v, key) if isinstance(v, str) and v.strip() else v)
+        if "name" in out:
+            named = key if policy == "pseudonymise" else None
+            out["name"] = out["name"].map(lambda v: privacy.token("PERSON", v, named) if isinstance(v, str) and v.strip() else v)
+    return out
 
 
 def _ingest_line_items(ws, path, items: pd.DataFrame, columns, in_txn: bool = False) -> IngestReport:
