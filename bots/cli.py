@@ -281,7 +281,7 @@ def _emit(args, result) -> int:
         if result.chart is None:
             print("(this result has no chart)", file=sys.stderr)
         else:
-            from .charts import render_chart
+            from pulse.charts import render_chart
 
             print(f"chart saved to {render_chart(result.chart, Path(args.plot))}", file=sys.stderr)
     return 0

@@ -40,12 +40,10 @@ def component_rows(ws_path: Path) -> list[dict]:
 
     if "sentiment" in cards:
         for name, m in cards["sentiment"]["metrics"]["sets"].items():
-            add(
-                "sentiment", "macro-F1", m["pulse"]["macro_f1"], "VADER", m["vader"]["macro_f1"], f"{name}, n={m['pulse']['n']:,}"
-            )
-            add(
-                "sentiment", "accuracy", m["pulse"]["accuracy"], "VADER", m["vader"]["accuracy"], f"{name}, n={m['pulse']['n']:,}"
-            )
+            base = next(k for k in m if k != "pulse")  # vader, or snownlp for Chinese
+            label = {"vader": "VADER"}.get(base, base)
+            for metric, key in (("macro-F1", "macro_f1"), ("accuracy", "accuracy")):
+                add("sentiment", metric, m["pulse"][key], label, m[base][key], f"{name}, n={m['pulse']['n']:,}")
     if "topics" in cards:
         for kind, m in cards["topics"]["metrics"].items():
             add("topics", "NPMI", m["pulse"]["npmi"], "LDA", m["lda"]["npmi"], f"{m['n_docs']:,} {kind}, k={m['k']}")
