@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from tools.forecast import NUMBER_WORDS
+
 from .dates import resolve_dates, without_dates
 
 __all__ = ["Filled", "fill", "ids_in", "subject_of", "kind_of", "quoted_text"]
@@ -37,21 +39,6 @@ _REVIEW = re.compile(r"\b(wcr-\d+)\b|\breview\s*(?:id|number|no\.?)?\s*#?\s*([A-
 _POST = re.compile(r"\b(tw-\d+)\b|\b(?:post|tweet)\s*(?:id|number|no\.?)?\s*#?\s*([A-Za-z]{0,4}-?\d[\w-]*)", re.I)
 _QUOTED = re.compile(r"[\"“](.{3,}?)[\"”]|(?<![A-Za-z])'(.{3,}?)'(?![A-Za-z])")
 
-_WORDNUM = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twelve": 12,
-    "a": 1,
-    "an": 1,
-}
 _HORIZON = re.compile(
     r"\b(?:next|coming|following|upcoming)\s+(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|twelve)?"
     r"\s*(day|week|month|quarter|year)s?\b",
@@ -291,7 +278,7 @@ def fill(tool: str, text: str, today: date) -> Filled:
         if m := re.search(
             r"\b(\d{1,2}|five|ten|three)\s+(?:movies|films|items|products|picks|recommendations|suggestions)\b", text, re.I
         ):
-            a["k"] = int(_WORDNUM.get(m.group(1).lower(), m.group(1)))
+            a["k"] = int(NUMBER_WORDS.get(m.group(1).lower(), m.group(1)))
         elif m := re.search(r"\btop\s+(\d{1,2})\b", text, re.I):
             a["k"] = int(m.group(1))
     elif tool == "forecast":

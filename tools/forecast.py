@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, field_validator
 from .base import Maybe, ToolContext, ToolError, ToolResult, tool
 
 __all__ = [
+    "NUMBER_WORDS",
     "parse_horizon",
     "orders_series",
     "complete_periods",
@@ -72,7 +73,8 @@ UNIT = {
 COMBO = "Combo"  # the mean of the fitted models' forecasts, a candidate beside each model
 COMBO_MARGIN = 0.1  # a single model replaces the combination only when its backtest MASE is this much lower
 _DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "fortnight": 14, "month": 30.44, "quarter": 91.31, "year": 365.25}
-_WORDS = {
+#: Number words in horizons and counts ("the next two quarters", "five movies").
+NUMBER_WORDS = {
     "a": 1,
     "an": 1,
     "one": 1,
@@ -113,11 +115,13 @@ def parse_horizon(h: int | str, freq: str) -> int:
         n = int(h)
     else:
         text = str(h).lower().strip()
-        m = re.search(r"(\d+(?:\.\d+)?|" + "|".join(_WORDS) + r")?\s*(hour|day|week|fortnight|month|quarter|year)s?\b", text)
+        m = re.search(
+            r"(\d+(?:\.\d+)?|" + "|".join(NUMBER_WORDS) + r")?\s*(hour|day|week|fortnight|month|quarter|year)s?\b", text
+        )
         if not m:
             raise ForecastError(f"cannot read the horizon {h!r}: say e.g. '13', '6 weeks' or 'next quarter'")
         count = m.group(1)
-        k = float(count) if count and count[0].isdigit() else _WORDS.get(count, 1)
+        k = float(count) if count and count[0].isdigit() else NUMBER_WORDS.get(count, 1)
         days = k * _DAYS[m.group(2)]
         n = max(1, round(days / _PERIOD_DAYS[freq]))
     if n < 1 or n > 1000:
