@@ -169,16 +169,8 @@ class Runner:
             cid = self._value(case.customer)
             signed = self._signin({"customer_id": cid, **self._facts(cid)})
             if not signed["signed_in"]:  # e.g. locked out by an earlier case: this case cannot run
-                return {
-                    "suite": suite.suite,
-                    "id": case.id,
-                    "split": case.split,
-                    "tags": case.tags,
-                    "persona": persona,
-                    "passed": False,
-                    "reason": f"sign-in as customer {cid} failed: {signed['error']}",
-                    "turns": [self._trace(f"(sign in as {cid})", signed, 0.0, [Check("signed_in", False, signed["error"])])],
-                }
+                trace = self._trace(f"(sign in as {cid})", signed, 0.0, [Check("signed_in", False, signed["error"])])
+                return _case_result(suite, case, persona, [f"sign-in as customer {cid} failed: {signed['error']}"], [trace])
             token = signed["token"]
         for turn in case.turns:
             t0 = time.perf_counter()
@@ -196,16 +188,7 @@ class Runner:
                 checks.insert(0, Check("error", False, reply["error"]))
             turns.append(self._trace(said, reply, latency, checks))
         failed = [f"turn {i + 1} {c['check']}: {c['detail']}" for i, t in enumerate(turns) for c in t["checks"] if not c["ok"]]
-        return {
-            "suite": suite.suite,
-            "id": case.id,
-            "split": case.split,
-            "tags": case.tags,
-            "persona": persona,
-            "passed": not failed,
-            "reason": "; ".join(failed),
-            "turns": turns,
-        }
+        return _case_result(suite, case, persona, failed, turns)
 
     def _say(self, persona: str, text: str, conv: str | None, token: str | None, channel: str | None) -> dict:
         try:
@@ -390,4 +373,18 @@ def totals(results: list[dict]) -> dict:
         "refusal_accuracy": _rate(refusal),
         "latency_p50_s": round(float(np.percentile(lat, 50)), 2) if lat is not None else None,
         "latency_p95_s": round(float(np.percentile(lat, 95)), 2) if lat is not None else None,
+    }
+
+
+def _case_result(suite: Suite, case: Case, persona: str, failed: list[str], turns: list[dict]) -> dict:
+    """One case's record in a run: passed when nothing failed, the failures joined as its reason."""
+    return {
+        "suite": suite.suite,
+        "id": case.id,
+        "split": case.split,
+        "tags": case.tags,
+        "persona": persona,
+        "passed": not failed,
+        "reason": "; ".join(failed),
+        "turns": turns,
     }

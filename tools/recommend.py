@@ -207,7 +207,9 @@ class Recommender:
         if u is not None or from_history:
             row = self._row(list(seen)) if u is None else self.user_items[u].maximum(self._row(list(seen)))
             uid = None if u is None else np.array([u])
-            idx, scores = self.top(row, uid, k)[0], self._scores(row, uid)[0]
+            scores = self._scores(row, uid)
+            idx = _best(scores.copy(), row, k)[0]
+            scores = scores[0]
             got = [{"item_id": self.items[i], "score": round(float(scores[i]), 4), "why": WHY[self.kind]} for i in idx if i >= 0]
             if got:
                 return got
@@ -354,11 +356,13 @@ def choose_and_measure(df: pd.DataFrame, threads: int = 2, progress: bool = Fals
     """Pick the candidate with the best dev NDCG@10, then measure it beside popularity and default ALS on test."""
     fit_part, test, how = _per_user_split(df, HOLDOUT)
     dev_train, dev, _ = _per_user_split(fit_part, HOLDOUT, salt="dev")
-    dev_ndcg = {}
+    dev_ndcg: dict[str, float] = {}
+    by_name: dict[str, tuple[str, dict]] = {}
     for kind, params in _progress(CANDIDATES, progress):
         cand = Recommender(kind, **params).fit(dev_train, threads=threads)
         dev_ndcg[cand.name] = evaluate_split(cand, dev_train, dev)["pulse"]["ndcg@10"] or 0.0
-    kind, params = max(CANDIDATES, key=lambda c: dev_ndcg[Recommender(c[0], **c[1]).name])
+        by_name[cand.name] = (kind, params)
+    kind, params = by_name[max(dev_ndcg, key=lambda n: dev_ndcg[n])]
 
     def measured(train: pd.DataFrame, held: pd.DataFrame) -> dict:
         chosen = Recommender(kind, **params).fit(train, threads=threads)
