@@ -74,8 +74,16 @@ chaos: models train
 # the full eval suites with the default model; the report lands in demo-workspace/eval_runs/<run>/ (SPLIT=dev|test|all)
 SPLIT ?= all
 EVAL_SUITES := evals/suites/analyst.yaml evals/suites/shopper.yaml evals/suites/support.yaml evals/suites/chitchat.yaml evals/suites/components.yaml
-eval: models train
+eval: models train demo-workspace-zh/models/sentiment.json
 	$(PULSE) eval $(EVAL_SUITES) --split $(SPLIT)
+	$(PULSE) --workspace demo-workspace-zh eval evals/suites/chinese.yaml --split $(SPLIT)
+
+# the Chinese demo: its own workspace (one vector space per workspace: multilingual USE here)
+demo-workspace-zh/index.faiss: | install
+	$(PULSE) --workspace demo-workspace-zh demo --zh
+
+demo-workspace-zh/models/sentiment.json: demo-workspace-zh/index.faiss
+	$(PULSE) --workspace demo-workspace-zh train --steps sentiment
 
 clean:
-	rm -rf $(VENV) demo-workspace .pytest_cache
+	rm -rf $(VENV) demo-workspace demo-workspace-zh .pytest_cache

@@ -54,6 +54,7 @@ from tools import REGISTRY, ToolContext, ToolError
 from .compose import PROSE_TOOLS, compact_evidence, compare, compose, quotes
 from .dates import describe_dates, with_ranges
 from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
+from .lang import language_of
 from .models import ChatModel, load_model
 from .router import SemanticRouter
 from .slots import fill
@@ -140,12 +141,12 @@ class Agent:
     @classmethod
     def from_workspace(cls, path: str | Path | None = None, chat_model: ChatModel | None = None, **overrides) -> "Agent":
         """Open a workspace read-only, load its index, the embedder and the configured model."""
-        from retrieval import Embedder, Index
+        from retrieval import Index
         from workspace import Workspace
 
         settings = load_settings(**({"workspace": path} if path else {}), **overrides)
         ws = Workspace.open(settings.workspace, read_only=True)
-        index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
+        index = Index.open(ws, settings, role="query")
         return cls(settings, ws, index, chat_model or load_model(settings))
 
     @property
@@ -397,18 +398,19 @@ class Agent:
         calls = state.get("tool_calls") or []
         question = state["question"]
         fast = self.settings.pipeline == "fast"
+        zh = language_of(question) == "zh"
         if not calls:
             history = []
             for t in (state.get("turns") or [])[-1:] if fast else []:  # small talk reads the last exchange as chat
                 history += [{"role": "user", "content": t["question"][:300]}, {"role": "assistant", "content": t["answer"][:200]}]
             return [
-                {"role": "system", "content": _prompt(self.prompts["chat"])},
+                {"role": "system", "content": _prompt(self.prompts["chat"]) + ("\n" + _prompt("in_chinese") if zh else "")},
                 *history,
                 {"role": "user", "content": question},
             ], ""
         c = calls[0]
         name = self.tools[c["name"]].answer_prompt
-        system = _prompt(self.prompts.get(name, name))
+        system = _prompt(self.prompts.get(name, name)) + ("\n" + _prompt("in_chinese") if zh else "")
         prefix = ""
         if not fast:
             body = c["result"]["summary"] if c.get("result") else f"The tool failed: {c['error']}"
@@ -430,7 +432,7 @@ class Agent:
                 for ln in x["result"]["summary"].split("\n[1]")[0].splitlines()
                 if ln.strip() and not ln.startswith("[") and not ln.rstrip().endswith(":")
             ]
-            prefix = "\n".join([*facts, quotes(ev)])
+            prefix = "\n".join([*facts, quotes(ev, "zh" if zh else "en")])
             parts += facts
             parts.append("\n".join(f"[{i}] ({s.get('kind')}) {s['text']}" for i, s in enumerate(ev, start=1)))
         for x, text in zip(calls, composed):
@@ -448,16 +450,24 @@ class Agent:
         fast = self.settings.pipeline == "fast"
         composed = [compose(c, question) for c in calls] if fast else []
         comp, messages, prefix = None, None, ""
+        zh = language_of(question) == "zh"
         if not calls and fast and state["plan"].get("refuse"):
             composed = [
-                "I can't do that: Pulse only reads this workspace's data. It cannot delete, change or add orders, "
+                "做不到:Pulse 只读取这个工作区的数据,不能删除、修改或添加订单、客户、评论或帖子。"
+                "要改变数据,请导入更正后的文件(`pulse ingest`)。"
+                if zh
+                else "I can't do that: Pulse only reads this workspace's data. It cannot delete, change or add orders, "
                 "customers, reviews or posts. Import a corrected file (`pulse ingest`) to change what it holds."
             ]
             calls_composed = True
         elif not calls and fast and state["plan"].get("clarify"):
             ids = [k for k in state["plan"]["clarify"] if k == "id" or k.endswith("_id")] or state["plan"]["clarify"]
             what = " and ".join("customer or product id" if k == "id" else k.replace("_", " ") for k in ids) or "details"
-            composed = [f"I can look that up, but I need the {what}: which one do you mean? Please give it in your message."]
+            composed = [
+                f"我可以查,但需要知道 {what}:您指的是哪一个?请在消息里写明。"
+                if zh
+                else f"I can look that up, but I need the {what}: which one do you mean? Please give it in your message."
+            ]
             calls_composed = True
         else:
             calls_composed = bool(calls) and bool(composed) and all(x is not None for x in composed)

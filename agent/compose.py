@@ -11,7 +11,10 @@ matching sentences, not whole documents), after :func:`quotes` are on screen.
     ...          "error": None, "spec": None}, "how many orders?")
     'orders: 1,234.'
 
-What it leaves out: other languages; charts (the tools attach those).
+A Chinese question gets its code-written answer in Chinese where code writes it
+(figures from the semantic layer, errors, hand-offs, the quotes' heading); other
+tools' summaries stay as the tool wrote them.
+What it leaves out: languages beyond English and Chinese; charts (the tools attach those).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import re
 
 import numpy as np
 
+from .lang import language_of
 from .semantic import Query
 
 __all__ = ["compose", "compare", "PROSE_TOOLS", "compact_evidence", "quotes", "fmt"]
@@ -57,17 +61,48 @@ _MONTH_NAMES = (
 )
 
 
-def _key(v) -> str:
-    """A group key as people read it: ``1997-03`` is March 1997."""
+def _key(v, lang: str = "en") -> str:
+    """A group key as people read it: ``1997-03`` is March 1997 (1997年3月)."""
     if isinstance(v, str) and re.fullmatch(r"(?:19|20)\d\d-(?:0[1-9]|1[0-2])", v):
+        if lang == "zh":
+            return f"{v[:4]}年{int(v[5:])}月"
         return f"{_MONTH_NAMES[int(v[5:]) - 1]} {v[:4]} ({v})"
     return fmt(v)
 
 
-def _sql_answer(call: dict) -> str:
+def _sql_answer_zh(cols: list, rows: list, q: Query | None, truncated: bool) -> str:
+    m = q.metric if q else None
+    unit = m.unit if m else ""
+    label = q.describe("zh") if q else None
+    if not rows:
+        return f"没有符合条件的数据{'(' + label + ')' if label else ''}。"
+    if len(cols) == 1 and len(rows) == 1:
+        v = rows[0][0]
+        return f"{label or cols[0]}:{fmt(v, unit)}。" if v is not None else f"没有{label or cols[0]}的数据。"
+    if len(rows) == 1 and len(cols) == 2 and q and m and q.limit == 1:
+        k, v = rows[0]
+        most = "最低" if q.order == "ASC" else "最高"
+        return f"{_ZH_DIM.get(cols[0], cols[0])} {_key(k, 'zh')} 的{m.label_zh}{most}:{fmt(v, unit)}。"
+    head = f"{label}:" if label else " | ".join(_ZH_DIM.get(c, c) for c in cols) + ":"
+    lines = [head] + [f"- {' | '.join(_key(x, 'zh') for x in r[:-1])}:{fmt(r[-1], unit)}" for r in rows[:25]]
+    if len(rows) > 25 or truncated:
+        lines.append("(行数多于这里显示的)")
+    return "\n".join(lines)
+
+
+#: a grouping column's name in Chinese answers
+_ZH_DIM = {"customer_id": "客户", "product_id": "商品", "category": "类别", "department": "部门", "division": "系列"}
+_ZH_DIM |= {"rating": "星级", "status": "状态", "author": "作者", "source": "来源", "month": "月份", "quarter": "季度"}
+_ZH_DIM |= {"week": "周", "year": "年份", "day": "日期", "weekday": "星期", "total": "金额", "n_items": "件数"}
+_ZH_DIM |= {"order_id": "订单", "order_date": "下单日期", "name": "名称", "n": "数量", "count": "数量"}
+
+
+def _sql_answer(call: dict, lang: str = "en") -> str:
     data = call["result"]["data"]
     cols, rows = data["columns"], data["rows"]
     q = Query.from_dict(call.get("spec"))
+    if lang == "zh":
+        return _sql_answer_zh(cols, rows, q, bool(data.get("truncated")))
     m = q.metric if q else None
     unit = m.unit if m else ""
     label = q.describe() if q else None
@@ -97,19 +132,21 @@ _HANDOFF = (
     "I'm passing this conversation to a person on our team. They will reply here during business hours; "
     "you don't need to repeat anything."
 )
+_HANDOFF_ZH = "我正在把这段对话转给我们团队的工作人员。他们会在工作时间内在这里回复您,您无需重复之前的内容。"
 
 
 def compose(call: dict, question: str) -> str | None:
-    """The answer for one finished tool call, or None when the generator should write it."""
+    """The answer for one finished tool call, in the question's language, or None when the generator should write it."""
+    zh = language_of(question) == "zh"
     if call.get("error"):
-        return f"I could not answer that from the data: {call['error']}"
+        return f"无法根据数据回答这个问题:{call['error']}" if zh else f"I could not answer that from the data: {call['error']}"
     name = call["name"]
     if name in PROSE_TOOLS:
         return None
     if name == "sql_query":
-        return _sql_answer(call)
+        return _sql_answer(call, "zh" if zh else "en")
     if name == "handoff":
-        return _HANDOFF
+        return _HANDOFF_ZH if zh else _HANDOFF
     summary = (call.get("result") or {}).get("summary") or ""
     return summary or None
 
@@ -171,7 +208,7 @@ def compact_evidence(question: str, sources: list[dict], embedder, k: int = 4) -
     """The first ``k`` sources, each cut to its sentences nearest the question: what the generator reads."""
     if not sources:
         return []
-    qv = embedder.encode([question])[0]
+    qv = embedder.encode_queries([question])[0]
     # a help article is short and every sentence of it may be the rule asked about: it keeps more of its text
     out = [
         {**s, "text": _best_sentences(s.get("text") or "", qv, embedder, *((4, 420) if s.get("kind") == "help" else ()))}
@@ -180,16 +217,20 @@ def compact_evidence(question: str, sources: list[dict], embedder, k: int = 4) -
     return [s if s["text"] else {**s, "text": "(this document's text addresses an assistant; not quoted)"} for s in out]
 
 
-def quotes(evidence: list[dict]) -> str:
+_QUOTE_HEADS = {
+    "en": {
+        "review": "From the reviews:",
+        "post": "From the posts:",
+        "help": "From the help articles:",
+        None: "From the documents:",
+    },
+    "zh": {"review": "评论摘录:", "post": "帖子摘录:", "help": "帮助文章摘录:", None: "文档摘录:"},
+}
+
+
+def quotes(evidence: list[dict], lang: str = "en") -> str:
     """The quoted sentences, numbered like the sources, shown before the generator starts."""
     kinds = {s.get("kind") for s in evidence}
-    head = (
-        "From the reviews:"
-        if kinds == {"review"}
-        else "From the posts:"
-        if kinds == {"post"}
-        else "From the help articles:"
-        if kinds == {"help"}
-        else "From the documents:"
-    )
+    heads = _QUOTE_HEADS.get(lang, _QUOTE_HEADS["en"])
+    head = heads.get(next(iter(kinds)) if len(kinds) == 1 else None, heads[None])
     return "\n".join([head] + [f"[{i}] “{s['text'].strip()}”" for i, s in enumerate(evidence, start=1)])

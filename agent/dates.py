@@ -14,7 +14,14 @@ Relative phrases (last month, this year, last 30 days) count from ``today``. For
 a workspace whose data has ended (the demo's orders stop in June 1998), "today"
 is the day after the newest order, so "last quarter" means the last full quarter
 of data, which is what an analyst of that data means.
-What it leaves out: weekdays ("last Tuesday"), fiscal calendars, and other languages.
+Chinese phrases resolve the same way: 2024年3月, 2024年第三季度 (第三季度 alone is
+the latest one that began before today), 2024年上半年, 今年3月, 上个月 / 本季度 / 上周 / 去年 / 前年,
+最近30天 / 近三个月, and 2024年.
+
+    >>> [str(s) for s in resolve_dates("上个月的订单和1997年第三季度比呢", date(1998, 7, 1))]
+    ['上个月 = 1998-06-01 to 1998-07-01 (end exclusive)', '1997年第三季度 = 1997-07-01 to 1997-10-01 (end exclusive)']
+
+What it leaves out: weekdays ("last Tuesday", "上周二"), fiscal calendars, languages other than English and Chinese.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-__all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges", "without_dates"]
+__all__ = ["DateSpan", "resolve_dates", "describe_dates", "with_ranges", "without_dates", "zh_int"]
 
 _MONTHS = {
     m: i
@@ -48,8 +55,11 @@ _MONTHS = {
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
 _ORD = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": 4, "final": 4}
+_ZH_DIGITS = "零一二两三四五六七八九十"
+_ZH_NUM = f"[{_ZH_DIGITS}]"
 _MON = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _YEAR = r"((?:19|20)\d\d)"
+_ZH_Y = rf"(?:{_YEAR}|([今去前]))\s*年"  # 1997年, 今年, 去年, 前年: two groups
 
 _PATTERNS = [
     # "Q1 vs Q2 1998": the first quarter takes the year written after the second
@@ -67,6 +77,13 @@ _PATTERNS = [
     ("last_n", re.compile(r"\b(?:last|past|previous)\s+(\d{1,3})\s+(day|week|month)s?\b", re.I)),
     ("year", re.compile(rf"\b(?:in|during|for|throughout|of)\s+(?:the\s+year\s+)?{_YEAR}\b(?!\s*-)", re.I)),
     ("year", re.compile(rf"\bfrom\s+(?:the\s+year\s+)?{_YEAR}\b(?!\s*(?:-|to\b|until\b|till\b|through\b|thru\b))", re.I)),
+    # Chinese: 2024年3月, 2024年第三季度 / 第三季度, 2024年上半年, 今年3月, 上个月 / 本季度 / 去年, 最近30天 / 近三个月, 2024年
+    ("zh_month", re.compile(rf"{_ZH_Y}\s*({_ZH_NUM}{{1,3}}|\d{{1,2}})\s*月(?:份)?")),
+    ("zh_quarter", re.compile(rf"(?:{_ZH_Y}\s*(?:的)?)?第?\s*([一二三四1-4])\s*(?:季度|季)")),
+    ("zh_half", re.compile(rf"{_ZH_Y}\s*(?:的)?([上下])半年")),
+    ("zh_relative", re.compile(r"(上上|上|本|这|今|去|前)\s*(?:一)?(?:个)?\s*(周|星期|礼拜|月|季度|年)(?:度)?")),
+    ("zh_last_n", re.compile(rf"(?:最近|过去|近|前)\s*({_ZH_NUM}{{1,3}}|\d{{1,3}})\s*(?:个)?\s*(天|日|周|星期|礼拜|月)")),
+    ("year", re.compile(rf"{_YEAR}\s*年(?!\s*(?:的)?(?:\d|[{_ZH_DIGITS}]|第|[上下]半年))")),
 ]
 
 
@@ -90,8 +107,69 @@ def _quarter_start(d: date) -> date:
     return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
 
 
+def zh_int(s: str) -> int:
+    """A small number written in digits or Chinese numerals: 3, 三, 十二, 二十, 两."""
+    if s.isdigit():
+        return int(s)
+    d = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+    if "十" not in s:
+        return d.get(s, 0)
+    tens, _, ones = s.partition("十")
+    return (d.get(tens, 1) if tens else 1) * 10 + (d.get(ones, 0) if ones else 0)
+
+
+def _zh_year(g: tuple, today: date) -> int:
+    """The year of a ``_ZH_Y`` match: written out, or 今 / 去 / 前 counted from today."""
+    return int(g[0]) if g[0] else today.year - {"今": 0, "去": 1, "前": 2}[g[1]]
+
+
+#: 上 last, 上上 the one before, 本 / 这 / 今 this, 去 last (year), 前 the year before last
+_ZH_WHICH = {"上": -1, "上上": -2, "本": 0, "这": 0, "今": 0, "去": -1, "前": -2}
+_ZH_UNIT = {"周": "week", "星期": "week", "礼拜": "week", "月": "month", "季度": "quarter", "年": "year"}
+
+
 def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
     g = m.groups()
+    if kind == "zh_month":
+        month = zh_int(g[2])
+        if not 1 <= month <= 12:
+            return None
+        start = date(_zh_year(g, today), month, 1)
+        return start, _add_months(start, 1)
+    if kind == "zh_quarter":
+        q = zh_int(g[2])
+        if g[0] or g[1]:
+            year = _zh_year(g, today)
+        else:  # 第三季度 alone: the latest third quarter that began before today
+            year = today.year - (1 if date(today.year, 3 * (q - 1) + 1, 1) >= today else 0)
+        start = date(year, 3 * (q - 1) + 1, 1)
+        return start, _add_months(start, 3)
+    if kind == "zh_half":
+        start = date(_zh_year(g, today), 1 if g[2] == "上" else 7, 1)
+        return start, _add_months(start, 6)
+    if kind == "zh_relative":
+        which, unit = _ZH_WHICH[g[0]], _ZH_UNIT[g[1]]
+        if g[0] in ("今", "去", "前") and unit != "year":
+            return None  # 今年 / 去年 / 前年 only: "前" before a week or a month is not a date phrase
+        this = {
+            "week": today - timedelta(days=today.weekday()),
+            "month": date(today.year, today.month, 1),
+            "quarter": _quarter_start(today),
+            "year": date(today.year, 1, 1),
+        }[unit]
+        if unit == "week":
+            start = this + timedelta(days=7 * which)
+            return start, start + timedelta(days=7)
+        step = {"month": 1, "quarter": 3, "year": 12}[unit]
+        start = _add_months(this, step * which)
+        return start, _add_months(start, step)
+    if kind == "zh_last_n":
+        n, unit = zh_int(g[0]), {"天": "day", "日": "day", "月": "month"}.get(g[1], "week")
+        if n <= 0:
+            return None
+        if unit == "month":
+            return _add_months(date(today.year, today.month, 1), -n), date(today.year, today.month, 1)
+        return today - timedelta(days=n * (7 if unit == "week" else 1)), today
     if kind == "quarter":
         q, y = int(g[0]), int(g[1])
         start = date(y, 3 * (q - 1) + 1, 1)

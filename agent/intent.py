@@ -5,7 +5,9 @@ int8 question embedder the agent already holds), trained on example requests
 kept as data: ``agent/intents/<persona>.yaml`` (one key per tool, plus
 ``none``), the tools' own ``examples``, and real human small talk drawn from
 the ``chitchat-dataset`` package (``agent/intents/smalltalk.jsonl``, MIT, drawn by
-``evals/chitchat_cases.py`` from conversations the eval suite did not use) as more ``none``. Every example sits in train, dev or test by a hash of its text,
+``evals/chitchat_cases.py`` from conversations the eval suite did not use) as more ``none``.
+Chinese examples sit beside them (``<persona>.zh.yaml``); every text is glossed
+(``agent/lang.py``) before it is embedded, at fit and at prediction. Every example sits in train, dev or test by a hash of its text,
 so no phrasing is in two splits. The model is fitted on train; the confidence
 bar (``threshold``) is chosen on dev; test is only reported.
 
@@ -31,6 +33,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from .lang import gloss
 
 __all__ = ["Intent", "IntentModel", "load_examples", "split_of"]
 
@@ -63,11 +67,13 @@ def load_examples(tools: Mapping, persona: str) -> list[tuple[str, str]]:
     """(text, intent) pairs for the tools given: the persona's data file, the tools' own examples, small talk."""
     import yaml
 
-    data = yaml.safe_load(_read_data(f"{persona}.yaml")) or {}
     pairs: list[tuple[str, str]] = []
-    for intent, texts in data.items():
-        if intent == NONE or intent in tools:
-            pairs += [(t, intent) for t in texts]
+    for name in (f"{persona}.yaml", f"{persona}.zh.yaml"):
+        if not resources.files("agent").joinpath("intents", name).is_file():
+            continue
+        for intent, texts in (yaml.safe_load(_read_data(name)) or {}).items():
+            if intent == NONE or intent in tools:
+                pairs += [(t, intent) for t in texts]
     for name, t in tools.items():
         pairs += [(ex, name) for ex in t.examples]
     for line in _read_data("smalltalk.jsonl").splitlines():
@@ -106,7 +112,7 @@ class IntentModel:
         from sklearn.linear_model import LogisticRegression
 
         texts = [t for t, _ in pairs]
-        vecs = np.asarray(embedder.encode(texts), np.float32)
+        vecs = np.asarray(embedder.encode([gloss(t) for t in texts]), np.float32)
         y = np.array([i for _, i in pairs])
         split = np.array([split_of(t) for t in texts])
         tr = split == "train"
@@ -149,7 +155,7 @@ class IntentModel:
         return threshold, report
 
     def probs(self, text: str) -> dict[str, float]:
-        v = np.asarray(self.embedder.encode([text]), np.float32)
+        v = np.asarray(self.embedder.encode([gloss(text)]), np.float32)
         return dict(zip(self.labels, map(float, self.clf.predict_proba(v)[0])))  # labels: plain str, never numpy's
 
     def predict(self, text: str) -> tuple[Intent, dict[str, float]]:
@@ -159,7 +165,7 @@ class IntentModel:
         return Intent(name, p, ranked[1][0] if len(ranked) > 1 else None, p >= self.threshold), probs
 
     def accuracy(self, pairs: list[tuple[str, str]]) -> float:
-        vecs = np.asarray(self.embedder.encode([t for t, _ in pairs]), np.float32)
+        vecs = np.asarray(self.embedder.encode([gloss(t) for t, _ in pairs]), np.float32)
         return float((self.clf.predict(vecs) == np.array([i for _, i in pairs])).mean())
 
 

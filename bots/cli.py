@@ -74,11 +74,11 @@ def _print_json(obj) -> None:
 def cmd_demo(args) -> int:
     from retrieval import Index
     from workspace import Workspace
-    from workspace.demo import build_demo
+    from workspace.demo import build_chinese_demo, build_demo
 
     s = _settings(args)
     t0 = time.perf_counter()
-    stats = build_demo(s.workspace, s.cache_dir, limit=args.limit)
+    stats = (build_chinese_demo if args.zh else build_demo)(s.workspace, s.cache_dir, limit=args.limit)
     with Workspace.open(s.workspace) as ws:
         embedded = Index.open(ws, s).update(progress=True)
         stats = ws.stats()
@@ -300,7 +300,7 @@ def _run_tool(args, name: str, tool_args: dict) -> int:
 
 
 def cmd_train(args) -> int:
-    from retrieval import Embedder, Index
+    from retrieval import Index
     from tools.train import STEPS, train_all
     from workspace import Workspace
 
@@ -310,9 +310,10 @@ def cmd_train(args) -> int:
     if bad:
         print(f"error: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}", file=sys.stderr)
         return 2
-    embedder = Embedder.load(s.embedder, threads=s.threads) if "sentiment" in steps else None
     with Workspace.open(s.workspace) as ws:
-        cards = train_all(ws, Index.open(ws, s, embedder), s, embedder, steps=steps, sample=args.sample)
+        index = Index.open(ws, s)  # the workspace's own vector space: what its models are trained in
+        embedder = index.embedder if "sentiment" in steps else None
+        cards = train_all(ws, index, s, embedder, steps=steps, sample=args.sample)
     from agent import Toolbox
     from tools import dashboard
 
@@ -343,8 +344,9 @@ def cmd_sentiment(args) -> int:
                 "by": args.by,
             },
         )
-    from retrieval import Embedder
+    from retrieval import Index
     from tools.sentiment import SentimentModel
+    from workspace import Workspace
     from workspace.artifacts import ArtifactMissing
 
     s = _settings(args)
@@ -357,7 +359,8 @@ def cmd_sentiment(args) -> int:
     except ArtifactMissing as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    rows = model.predict(texts, Embedder.load(s.query_embedder, threads=s.threads))
+    with Workspace.open(s.workspace, read_only=True) as ws:
+        rows = model.predict(texts, Index.open(ws, s, role="query").embedder)  # the space the model was trained in
     if args.json:
         _print_json([{"text": t, **r} for t, r in zip(texts, rows)])
     else:
@@ -578,6 +581,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="build the demo workspace from real public data")
     d.add_argument("--limit", type=int, help="keep only the first N reviews/posts (a real subset, for tests)")
+    d.add_argument("--zh", action="store_true", help="the Chinese demo: Chinese reviews with the same orders (its own workspace)")
     d.set_defaults(fn=cmd_demo)
 
     i = sub.add_parser("ingest", help="import a CSV, Parquet or JSONL file")

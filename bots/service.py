@@ -65,11 +65,11 @@ class PulseService:
         ``log_path`` puts the conversation log elsewhere (an eval run keeps its own).
         """
         from agent.models import load_model
-        from retrieval import Embedder, Index
+        from retrieval import Index
         from workspace import Workspace
 
         ws = Workspace.open(settings.workspace, read_only=True)
-        index = Index.open(ws, settings, Embedder.load(settings.query_embedder, threads=settings.threads))
+        index = Index.open(ws, settings, role="query")
         model = chat_model or load_model(settings)
         analyst = Agent(settings, ws, index, model, tools=REGISTRY)
         support = Agent(

@@ -45,7 +45,7 @@ from .suite import Case, Check, Suite, SuiteError, check_turn, tools_called
 
 __all__ = ["Runner", "open_service", "totals", "ANSWER_CHECKS"]
 
-ANSWER_CHECKS = {"contains", "contains_any", "not_contains", "regex", "number", "cites"}
+ANSWER_CHECKS = {"contains", "contains_any", "not_contains", "regex", "number", "cites", "lang"}
 _TRACE_CHARS = 2000
 
 

@@ -20,6 +20,7 @@ Expectations (all optional; see the README for the full format):
 * ``number``: a number in the answer within ``tol`` (absolute) or ``rel`` of
   ``value`` or of the first cell of ``sql``.
 * ``cites``: ``true`` for at least one cited source, or ``KIND:REF`` for a given one.
+* ``lang``: ``zh`` or ``en``, the language the answer is written in (quotes and citations aside).
 * ``grounded``, ``handoff``, ``refused``, ``pending_action``, ``action_filed``: booleans.
 * ``latency_s``: the turn's wall-clock budget.
 * ``signed_in``: for a ``signin`` turn of the support persona; ``error``: the
@@ -40,6 +41,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.grounding import extract_numbers
+from pulse.lang import language_of
 
 __all__ = ["Suite", "Setup", "Case", "Turn", "Expect", "Check", "SuiteError", "load_suite", "check_turn", "REFUSAL"]
 
@@ -47,7 +49,8 @@ __all__ = ["Suite", "Setup", "Case", "Turn", "Expect", "Check", "SuiteError", "l
 REFUSAL = re.compile(
     r"\b(can(?:no|')t|cannot|unable to|not able to|won'?t be able|only (?:help|discuss|talk) (?:with|about) your own|"
     r"not (?:allowed|permitted)|only [\w -]{1,30} (?:is|are) (?:allowed|permitted)|do(?:n'?t| not) have access|"
-    r"(?:can|could) not (?:share|help|do|access|provide))\b",
+    r"(?:can|could) not (?:share|help|do|access|provide))\b"
+    r"|做不到|不能|无法|无权|不允许|不可以",  # Chinese: no word boundaries between characters
     re.I,
 )
 
@@ -98,6 +101,7 @@ class Expect(_Strict):
     regex: str | None = None
     number: NumberRule | None = None
     cites: bool | str | None = None
+    lang: Literal["en", "zh"] | None = Field(None, description="the answer is written in this language")
     grounded: bool | None = None
     handoff: bool | None = None
     refused: bool | None = None
@@ -336,6 +340,11 @@ def check_turn(
         else:
             refs = [f"{s.get('kind')}:{s.get('ref_id')}" for s in srcs]
             out.append(Check("cites", exp.cites in refs, f"cited {refs or 'nothing'}; expected {exp.cites}"))
+    if exp.lang is not None:
+        # the answer's own words: quoted documents and citations do not count as the language it was written in
+        own = re.sub(r"“[^”]*”|\[\d{1,3}\]", " ", answer)
+        got = language_of(own)
+        out.append(Check("lang", got == exp.lang, f"answer in {got}; expected {exp.lang}"))
     if exp.grounded is not None:
         out.append(
             Check("grounded", bool(reply.get("grounded", True)) == exp.grounded, f"grounded={reply.get('grounded', True)}")

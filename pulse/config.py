@@ -63,10 +63,16 @@ class Settings(BaseModel):
         "remote model).",
     )
 
-    embedder: str = Field("sentence-transformers", description="Embeds the stored corpus (pulse demo / ingest / index).")
+    embedder: str = Field(
+        "auto",
+        description="Embeds the stored corpus (pulse demo / ingest / index). auto: the backend of the workspace's "
+        "vector space, chosen at its first import by its documents' language (MiniLM for English, "
+        "the multilingual Universal Sentence Encoder once 1% or more are Chinese).",
+    )
     query_embedder: str = Field(
-        "onnx-int8",
-        description="Embeds questions in a running agent: the same MiniLM (cosine >= 0.998), without torch in memory.",
+        "auto",
+        description="Embeds questions in a running agent. auto: the space's fast backend (MiniLM: int8 ONNX, "
+        "cosine >= 0.998 to the corpus model, without torch in memory; USE: the same numpy model).",
     )
     embed_batch: int = Field(64, ge=1)
     show_pii: bool = Field(
@@ -132,7 +138,7 @@ class Settings(BaseModel):
     @field_validator("embedder", "query_embedder", mode="after")
     @classmethod
     def _registered_embedder(cls, v: str) -> str:
-        return EMBEDDERS.check(v)
+        return v if v == "auto" else EMBEDDERS.check(v)
 
     @field_validator("workspace", "cache_dir", mode="after")
     @classmethod

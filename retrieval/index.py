@@ -34,9 +34,16 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from .embed import DIM, MODEL_ID, Embedder
+from pulse.errors import UserError
 
-__all__ = ["Index", "Hit"]
+from .embed import Embedder, backend_for, dim_of, space_for
+
+__all__ = ["Index", "Hit", "EmbedderMismatch"]
+
+
+class EmbedderMismatch(UserError):
+    """The embedder's vector space is not the one the workspace's stored vectors were made in."""
+
 
 _EXACT_FALLBACK = 100_000  # filtered HNSW searches this many candidates exactly instead
 
@@ -59,10 +66,13 @@ class Hit:
 
 
 class Index:
-    def __init__(self, ws, settings, embedder: Embedder | None = None):
+    def __init__(self, ws, settings, embedder: Embedder | None = None, role: str = "corpus"):
         self.ws = ws
         self.settings = settings
+        self.role = role  # "corpus" (imports embed documents) or "query" (a running agent embeds questions)
         self._embedder = embedder
+        self._checked = False  # the embedder's space was checked against the stored one
+        self._space: str | None = None
         self.path: Path = ws.path / "index.faiss"
         self.cpu: faiss.Index | None = None
         self.gpu = None
@@ -76,9 +86,12 @@ class Index:
         self._to_gpu()
 
     @classmethod
-    def open(cls, ws, settings, embedder: Embedder | None = None) -> "Index":
-        """Load ``index.faiss`` and make it agree with the stored vectors (the database is the source of truth)."""
-        return cls(ws, settings, embedder)
+    def open(cls, ws, settings, embedder: Embedder | None = None, role: str = "corpus") -> "Index":
+        """Load ``index.faiss`` and make it agree with the stored vectors (the database is the source of truth).
+
+        Without ``embedder``, the one configured for ``role`` is loaded on first use; ``auto`` picks the backend
+        of the workspace's vector space (:attr:`space`)."""
+        return cls(ws, settings, embedder, role)
 
     def _reconcile(self) -> bool:
         """Bring the loaded index in line with the ``embeddings`` table; True when it had to change.
@@ -108,10 +121,40 @@ class Index:
     # -- building ------------------------------------------------------------------
 
     @property
+    def space(self) -> str | None:
+        """The vector space the stored vectors were made in (recorded in the workspace), or None before any."""
+        if self._space is None:
+            got = self.ws.con.execute("SELECT value FROM meta WHERE key = 'embedder_space'").fetchall()
+            if not got:  # a workspace from before the space was recorded: its vectors say
+                got = self.ws.con.execute("SELECT model FROM embeddings LIMIT 1").fetchall()
+            self._space = got[0][0] if got else None
+        return self._space
+
+    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder.load(self.settings.embedder, threads=self.settings.threads)
+            name = self.settings.embedder if self.role == "corpus" else self.settings.query_embedder
+            if name == "auto":
+                name = backend_for(self.space or self._space_for_corpus(), self.role)
+            self._embedder = Embedder.load(name, threads=self.settings.threads)
         return self._embedder
+
+    def _space_for_corpus(self) -> str:
+        """A corpus's first space: by the language of (a sample of) its documents."""
+        rows = self.ws.con.execute("SELECT text FROM documents USING SAMPLE 5000 ROWS").fetchall()
+        return space_for([r[0] for r in rows])
+
+    def _check_space(self) -> None:
+        if self._checked:
+            return
+        have = self.space
+        if have is not None and self.embedder.space != have:
+            raise EmbedderMismatch(
+                f"this workspace's vectors were made by {have}, and the embedder {self.embedder.name!r} makes "
+                f"{self.embedder.space} vectors: the two do not mix. Use embedder=auto, or rebuild the "
+                "workspace's vectors with the other one."
+            )
+        self._checked = have is not None
 
     @property
     def ntotal(self) -> int:
@@ -129,13 +172,18 @@ class Index:
             return self.settings.index
         return "hnsw" if n >= self.settings.hnsw_threshold else "flat"
 
-    @staticmethod
-    def new_faiss(kind: str) -> faiss.Index:
+    @property
+    def dim(self) -> int:
+        """The length of this workspace's vectors (its recorded space's, else the embedder's)."""
+        space = self.space
+        return dim_of(space) if space else self.embedder.dim
+
+    def new_faiss(self, kind: str) -> faiss.Index:
         if kind == "hnsw":
-            inner = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+            inner = faiss.IndexHNSWFlat(self.dim, 32, faiss.METRIC_INNER_PRODUCT)
             inner.hnsw.efConstruction = 40
         else:
-            inner = faiss.IndexFlatIP(DIM)
+            inner = faiss.IndexFlatIP(self.dim)
         return faiss.IndexIDMap2(inner)
 
     def _to_gpu(self) -> None:
@@ -145,7 +193,7 @@ class Index:
             self.gpu = faiss.index_cpu_to_gpu(self._gpu_res, 0, self.cpu)
 
     def stored_vectors(self, ids: np.ndarray | None = None, after: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(doc_ids, vectors [n, 384]) from the workspace, all, some ``ids``, or those ``after`` an id."""
+        """(doc_ids, vectors [n, dim]) from the workspace, all, some ``ids``, or those ``after`` an id."""
         where, params = "", None
         if ids is not None:
             where, params = "WHERE doc_id IN (SELECT unnest(?::BIGINT[]))", [np.asarray(ids).tolist()]
@@ -155,7 +203,7 @@ class Index:
         doc_ids = tbl.column("doc_id").to_numpy().astype(np.int64)
         vec = tbl.column("vector").combine_chunks()
         flat = vec.values.to_numpy(zero_copy_only=False) if len(doc_ids) else np.zeros(0, np.float32)
-        return doc_ids, flat.astype(np.float32).reshape(-1, DIM)
+        return doc_ids, flat.astype(np.float32).reshape(-1, self.dim)
 
     def update(self, progress: bool = True, batch: int = 2048) -> int:
         """Embed documents that lack a vector, add them, save. Returns how many were embedded."""
@@ -168,6 +216,7 @@ class Index:
         file is left to :meth:`sync`. Returns how many were embedded."""
         if self.ws.read_only:
             raise PermissionError("the workspace is open read-only; open it writable to update the index")
+        self._check_space()
         # on the connection itself (a cursor would not see the caller's uncommitted documents)
         todo = [
             {"doc_id": i, "text": t}
@@ -208,8 +257,12 @@ class Index:
         return faiss.vector_to_array(self.cpu.id_map).tolist()
 
     def _store(self, ids: np.ndarray, vecs: np.ndarray) -> None:
-        arr = pa.FixedSizeListArray.from_arrays(pa.array(vecs.astype(np.float32).ravel()), DIM)
-        tbl = pa.table({"doc_id": pa.array(ids), "model": pa.array([MODEL_ID] * len(ids)), "vector": arr})
+        arr = pa.FixedSizeListArray.from_arrays(pa.array(vecs.astype(np.float32).ravel()), vecs.shape[1])
+        space = self.embedder.space
+        tbl = pa.table({"doc_id": pa.array(ids), "model": pa.array([space] * len(ids)), "vector": arr})
+        if self.space is None:
+            self.ws.con.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_space', ?)", [space])
+            self._space = space
         self.ws.con.register("_vecs", tbl)
         try:
             self.ws.con.execute("INSERT OR REPLACE INTO embeddings SELECT doc_id, model, vector FROM _vecs")
@@ -255,7 +308,7 @@ class Index:
 
     def search_vectors(self, q: np.ndarray, k: int, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Raw FAISS search: (scores, doc_ids) arrays of shape [nq, k]; -1 ids pad."""
-        q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1, DIM)
+        q = np.ascontiguousarray(q, dtype=np.float32).reshape(-1, self.dim)
         if self.cpu is None or self.cpu.ntotal == 0:
             return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
         if ids is None:
@@ -280,7 +333,8 @@ class Index:
 
     def search(self, query: str, k: int = 5, **filters) -> list[Hit]:
         """Top-k documents for a text query, best first, after filters."""
-        q = self.embedder.encode([query])
+        self._check_space()
+        q = self.embedder.encode_queries([query])
         scores, ids = self.search_vectors(q, k, self.candidates(**filters))
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if not pairs:

@@ -16,7 +16,18 @@ from agent.models import ChatModel, Completion
 from pulse.config import load_settings
 
 #: fixtures that build a workspace, train models or load a language model: a test using one is ``slow``
-SLOW_FIXTURES = {"demo_ws", "writable_ws", "trained_ws", "toolbox", "small_model", "embedder", "live", "default_agent"}
+SLOW_FIXTURES = {
+    "demo_ws",
+    "zh_ws",
+    "writable_ws",
+    "trained_ws",
+    "toolbox",
+    "small_model",
+    "embedder",
+    "minilm",
+    "live",
+    "default_agent",
+}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,6 +68,21 @@ def demo_ws(tmp_path_factory, settings_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def zh_ws(tmp_path_factory, settings_factory) -> Path:
+    """The Chinese demo workspace (200 Chinese reviews, the CDNOW orders), indexed in its own space."""
+    from retrieval import Index
+    from workspace import Workspace
+    from workspace.demo import build_chinese_demo
+
+    path = tmp_path_factory.mktemp("demo-zh") / "ws"
+    s = settings_factory(path)
+    build_chinese_demo(path, s.cache_dir, limit=DEMO_LIMIT // 2, progress=False)
+    with Workspace.open(path) as ws:
+        Index.open(ws, s).update(progress=False)
+    return path
+
+
 @pytest.fixture
 def writable_ws(demo_ws, tmp_path) -> Path:
     dst = tmp_path / "ws"
@@ -65,7 +91,18 @@ def writable_ws(demo_ws, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(demo_ws, settings_factory):
+    """The demo workspace's own corpus embedder (its documents include Chinese reviews: multilingual-e5-small)."""
+    from retrieval import Index
+    from workspace import Workspace
+
+    with Workspace.open(demo_ws, read_only=True) as ws:
+        return Index.open(ws, settings_factory(demo_ws)).embedder
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The English MiniLM space's corpus embedder (fp32 sentence-transformers)."""
     from retrieval import Embedder
 
     return Embedder.load("sentence-transformers", threads=2)

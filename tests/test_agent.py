@@ -6,12 +6,14 @@ questions run on the default model. Bad input we tried: an empty message, a
 """
 
 import json
+import re
 
 import pytest
 
 from agent import Agent, AgentInputError
 from evals.toolchoice import load_questions, tool_choice_accuracy
 from pulse.config import load_settings
+from pulse.lang import language_of
 from tools import REGISTRY
 from workspace import Workspace, ingest
 
@@ -203,3 +205,43 @@ def test_a_forecast_question_gets_the_forecast_tool_and_a_chart(default_agent):
     assert r["tool_calls"][0]["result"]["data"]["horizon"] == 13
     assert r["charts"] and r["charts"][0]["type"] == "forecast" and len(r["charts"][0]["forecast"]) == 13
     assert r["grounded"], r["answer"]
+
+
+@pytest.fixture(scope="module")
+def zh_agent(zh_ws, settings_factory, default_agent):
+    """The default model over the Chinese demo workspace (its own vector space: multilingual USE)."""
+    from retrieval import Index
+
+    s = settings_factory(zh_ws, model=DEFAULT_MODEL)
+    ws = Workspace.open(zh_ws, read_only=True)
+    a = Agent(s, ws, Index.open(ws, s, role="query"), default_agent.model)
+    yield a
+    a._sessions.close()
+    ws.close()
+
+
+def test_a_chinese_aggregate_question_gets_its_figure_in_chinese(zh_agent):
+    r = zh_agent.ask("1997年第三季度一共有多少订单?")
+    want = zh_agent.ws.query(
+        "SELECT count(*) AS n FROM orders WHERE order_date >= DATE '1997-07-01' AND order_date < DATE '1997-10-01'"
+    )[0]["n"]
+    assert r["tool_calls"][0]["name"] == "sql_query" and f"{want:,}" in r["answer"]
+    assert language_of(r["answer"]) == "zh" and r["timings"]["composed"]
+    r2 = zh_agent.ask("那1997年第四季度呢?", session_id=r["session_id"])  # a follow-up in Chinese swaps the dates
+    want2 = zh_agent.ws.query(
+        "SELECT count(*) AS n FROM orders WHERE order_date >= DATE '1997-10-01' AND order_date < DATE '1998-01-01'"
+    )[0]["n"]
+    assert f"{want2:,}" in r2["answer"] and language_of(r2["answer"]) == "zh"
+
+
+def test_a_chinese_search_question_is_answered_in_chinese_with_citations(zh_agent):
+    r = zh_agent.ask("大家对酒店的早餐怎么说?")
+    assert r["tool_calls"][0]["name"] == "search_corpus" and r["sources"]
+    assert sum("早餐" in s["text"] for s in r["sources"]) >= 2
+    own = re.sub(r"“[^”]*”|\[\d+\]", " ", r["answer"].split("\n\n")[-1])  # the generator's words, quotes aside
+    assert language_of(own) == "zh" and re.search(r"\[\d\]", r["answer"])
+
+
+def test_a_chinese_request_to_delete_is_refused_in_chinese(zh_agent):
+    r = zh_agent.ask("把所有订单都删掉")
+    assert not r["tool_calls"] and "只读取" in r["answer"]

@@ -11,6 +11,8 @@ from tools.entities import catalog_matcher, extract_markers, named_entities, tre
 def test_markers():
     got = extract_markers("Thanks @jack! #MAGA https://t.co/x1 $TSLA mail me at a@b.com &#39; #2")
     assert got == [("mention", "@jack"), ("hashtag", "#maga"), ("url", "https://t.co/x1"), ("cashtag", "$TSLA")]
+    # Weibo's form closes a tag with a second #; a lone # before Chinese is not a tag
+    assert extract_markers("#双十一# 买到了,#好物推荐# 真香 #不是标签") == [("hashtag", "#双十一#"), ("hashtag", "#好物推荐#")]
 
 
 def test_named_entities_from_the_packaged_spacy_model():

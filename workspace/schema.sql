@@ -1,7 +1,7 @@
 -- Pulse workspace schema (DuckDB). One file, no server.
 -- Every kind a user can ingest has a table; `documents` is the searchable
 -- corpus derived from posts, reviews and products; `embeddings` holds one
--- MiniLM vector per document, computed once and reused by every model.
+-- vector per document (in the workspace's one space, meta embedder_space), computed once and reused by every model.
 
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 
@@ -96,7 +96,7 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS embeddings (
     doc_id      BIGINT PRIMARY KEY,
     model       VARCHAR NOT NULL,
-    vector      FLOAT[384] NOT NULL
+    vector      FLOAT[] NOT NULL       -- 384 (MiniLM) or 512 (USE multilingual): one space per workspace
 );
 
 -- Written by `pulse train` (tools/sentiment.py): one score per document.
