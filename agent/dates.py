@@ -107,6 +107,24 @@ def _quarter_start(d: date) -> date:
     return date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
 
 
+def _period(today: date, unit: str, offset: int) -> tuple[date, date]:
+    """The calendar week, month, quarter or year ``offset`` periods from the one holding ``today`` (-1: the last)."""
+    if unit == "week":
+        start = today - timedelta(days=today.weekday()) + timedelta(days=7 * offset)
+        return start, start + timedelta(days=7)
+    step = {"month": 1, "quarter": 3, "year": 12}[unit]
+    this = {"month": date(today.year, today.month, 1), "quarter": _quarter_start(today), "year": date(today.year, 1, 1)}
+    start = _add_months(this[unit], step * offset)
+    return start, _add_months(start, step)
+
+
+def _last_n(today: date, n: int, unit: str) -> tuple[date, date]:
+    """The last ``n`` days or weeks up to today, or the last ``n`` whole months."""
+    if unit == "month":
+        return _add_months(date(today.year, today.month, 1), -n), date(today.year, today.month, 1)
+    return today - timedelta(days=n * (7 if unit == "week" else 1)), today
+
+
 def zh_int(s: str) -> int:
     """A small number written in digits or Chinese numerals: 3, 三, 十二, 二十, 两."""
     if s.isdigit():
@@ -148,28 +166,12 @@ def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
         start = date(_zh_year(g, today), 1 if g[2] == "上" else 7, 1)
         return start, _add_months(start, 6)
     if kind == "zh_relative":
-        which, unit = _ZH_WHICH[g[0]], _ZH_UNIT[g[1]]
-        if g[0] in ("今", "去", "前") and unit != "year":
+        if g[0] in ("今", "去", "前") and _ZH_UNIT[g[1]] != "year":
             return None  # 今年 / 去年 / 前年 only: "前" before a week or a month is not a date phrase
-        this = {
-            "week": today - timedelta(days=today.weekday()),
-            "month": date(today.year, today.month, 1),
-            "quarter": _quarter_start(today),
-            "year": date(today.year, 1, 1),
-        }[unit]
-        if unit == "week":
-            start = this + timedelta(days=7 * which)
-            return start, start + timedelta(days=7)
-        step = {"month": 1, "quarter": 3, "year": 12}[unit]
-        start = _add_months(this, step * which)
-        return start, _add_months(start, step)
+        return _period(today, _ZH_UNIT[g[1]], _ZH_WHICH[g[0]])
     if kind == "zh_last_n":
-        n, unit = zh_int(g[0]), {"天": "day", "日": "day", "月": "month"}.get(g[1], "week")
-        if n <= 0:
-            return None
-        if unit == "month":
-            return _add_months(date(today.year, today.month, 1), -n), date(today.year, today.month, 1)
-        return today - timedelta(days=n * (7 if unit == "week" else 1)), today
+        n = zh_int(g[0])
+        return _last_n(today, n, {"天": "day", "日": "day", "月": "month"}.get(g[1], "week")) if n > 0 else None
     if kind == "quarter":
         q, y = int(g[0]), int(g[1])
         start = date(y, 3 * (q - 1) + 1, 1)
@@ -190,24 +192,9 @@ def _span(kind: str, m: re.Match, today: date) -> tuple[date, date] | None:
         a, b = sorted((int(g[0]), int(g[1])))
         return date(a, 1, 1), date(b + 1, 1, 1)
     if kind == "relative":
-        which, unit = g[0].lower(), g[1].lower()
-        this = {
-            "week": today - timedelta(days=today.weekday()),
-            "month": date(today.year, today.month, 1),
-            "quarter": _quarter_start(today),
-            "year": date(today.year, 1, 1),
-        }[unit]
-        step = {"week": 0, "month": 1, "quarter": 3, "year": 12}[unit]
-        nxt = this + timedelta(days=7) if unit == "week" else _add_months(this, step)
-        if which in ("this", "current"):
-            return this, nxt
-        prev = this - timedelta(days=7) if unit == "week" else _add_months(this, -step)
-        return prev, this
+        return _period(today, g[1].lower(), 0 if g[0].lower() in ("this", "current") else -1)
     if kind == "last_n":
-        n, unit = int(g[0]), g[1].lower()
-        if unit == "month":
-            return _add_months(date(today.year, today.month, 1), -n), date(today.year, today.month, 1)
-        return today - timedelta(days=n * (7 if unit == "week" else 1)), today
+        return _last_n(today, int(g[0]), g[1].lower())
     return None
 
 
