@@ -518,7 +518,9 @@ class Agent:
                 + ([f"promises no fact confirms: {', '.join(promises)}"] if promises else [])
             )
             answer = (
-                f"I could not ground a written answer in the data (it stated {what}). "
+                f"写出的回答与数据对不上(它写了{what})。以下是工具查到的内容:\n{found[:1500]}"
+                if zh
+                else f"I could not ground a written answer in the data (it stated {what}). "
                 f"Here is what the tools found:\n{found[:1500]}"
             )
         if prefix:

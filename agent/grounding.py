@@ -31,7 +31,9 @@ __all__ = ["extract_numbers", "ungrounded_numbers", "unconfirmed_promises", "con
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _LIST = re.compile(r"(?m)^\s*\d{1,2}[.)]\s")
-_NUM = re.compile(r"(?<![\w.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?")
+_NUM = re.compile(
+    r"(?<![A-Za-z0-9_.])[-+]?\$?\d[\d,]*(?:\.\d+)?%?"
+)  # ASCII only: a figure written after a Chinese character counts too
 
 
 def _clean(tok: str) -> str:

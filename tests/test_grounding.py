@@ -18,3 +18,12 @@ def test_citations_and_list_markers_are_not_claims():
 def test_fix_citations_drops_markers_without_sources():
     assert fix_citations("Small [1], thin [7].", 3) == "Small [1], thin ."
     assert cited("a [2] b [1] c [2]") == [2, 1]
+
+
+def test_figures_inside_chinese_text_are_checked_too():
+    """Chinese has no spaces: a figure right after a character is still a claim (a generator once wrote 2017 for 1997)."""
+    answer = "42号顾客购买了2单,总金额为38.32元,第一单2017年1月1日。"
+    assert {"42", "2", "38.32", "2017"} <= set(extract_numbers(answer))
+    evidence = ["Customer 42: 2 orders (4 items), $38.32 in total; first order 1997-01-01, last 1997-01-02."]
+    assert ungrounded_numbers(answer, evidence) == ["2017"]
+    assert ungrounded_numbers("1997年的订单数:56,902。", ["orders in 1997: 56,902"]) == []
