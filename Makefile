@@ -82,8 +82,9 @@ eval: models train demo-workspace-zh/models/sentiment.json
 demo-workspace-zh/index.faiss: | install
 	$(PULSE) --workspace demo-workspace-zh demo --zh
 
+# every step its data supports (sentiment, topics, churn; the recommender is skipped: no order lines)
 demo-workspace-zh/models/sentiment.json: demo-workspace-zh/index.faiss
-	$(PULSE) --workspace demo-workspace-zh train --steps sentiment
+	$(PULSE) --workspace demo-workspace-zh train
 
 clean:
 	rm -rf $(VENV) demo-workspace demo-workspace-zh .pytest_cache

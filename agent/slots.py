@@ -12,9 +12,11 @@ tool fixed). An argument the user never gave is never made up.
     {'entity': 'customer', 'id': '42'}
     >>> fill("sentiment", "how do people feel about the linen shirts in reviews?", date(1998, 7, 1)).args
     {'kind': 'review', 'query': 'linen shirts'}
+    >>> subject_of("关于散热的 reviews sentiment 怎么样?")        # a glossed Chinese question keeps its subject
+    '散热'
 
 What it leaves out: SQL (``agent/semantic.py`` handles the known shapes), and
-languages other than English.
+languages other than English and (glossed, ``agent/lang.py``) Chinese.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from pulse.lang import CJK
 from tools.forecast import NUMBER_WORDS
+from tools.words import chinese_words
 
 from .dates import resolve_dates, without_dates
 
@@ -37,6 +41,10 @@ _ML = re.compile(r"\b(ml-\d+)\b", re.I)
 _ORDER = re.compile(r"\b(\d+-\d{8}-\d+)\b|\border\s*(?:id|number|no\.?)?\s*#?\s*(\d[\w-]*)", re.I)
 _REVIEW = re.compile(r"\b(wcr-\d+)\b|\breview\s*(?:id|number|no\.?)?\s*#?\s*([A-Za-z]{0,4}-?\d[\w-]*)", re.I)
 _POST = re.compile(r"\b(tw-\d+)\b|\b(?:post|tweet)\s*(?:id|number|no\.?)?\s*#?\s*([A-Za-z]{0,4}-?\d[\w-]*)", re.I)
+#: a Chinese request that gives its text after a colon: "这句话是好评还是差评:房间又小又脏"
+_QUOTED_ZH = re.compile(
+    r"^[^:：]{0,30}(?:句|话|文字|内容|评论|帖子|微博|reviews?|posts?|sentiment)[^:：]{0,12}[:：]\s*(.{3,})$", re.I
+)
 _QUOTED = re.compile(r"[\"“](.{3,}?)[\"”]|(?<![A-Za-z])'(.{3,}?)'(?![A-Za-z])")
 
 _HORIZON = re.compile(
@@ -71,9 +79,20 @@ topic topics theme themes subject subjects cluster clusters group grouped discus
 trend trends trending change changed changing over time lately recently currently now
 main big key top common recurring mostly
 like likes love loves dislike dislikes complain complaint complaints praise issues opinion opinions
-good bad or not generally kind kinds things thing stuff
+good bad or not generally kind kinds things thing stuff share shares proportion percentage percent fraction ratio portion
 week weekly month monthly day daily year yearly quarter per
 come comes coming came up appear appears appearing raise raised dominate dominates discussed discuss
+""".split()
+)
+
+
+#: Chinese words left after the gloss that frame a request (who, how, which aspect of opinion), never its subject
+_FRAME_ZH = set(
+    """
+关于 有关 对于 大家 人们 别人 用户 顾客 客户 买家 网友 怎么样 怎样 如何 怎么看 看法 觉得 认为 评价 评论 帖子 微博 文章
+正面 负面 中性 正向 负向 积极 消极 情绪 情感 态度 口碑 好评 差评 满意 不满 话题 主题 讨论 提到 提及 说到 谈到 聊 分析 一下
+告诉 显示 看看 列出 总结 哪些 哪个 什么 多少 趋势 变化 走势 最近 近期 整体 总体 整体上 方面 内容 情况 分布 统计 其中 里面 之中
+为什么 是否 还是 或者 以及 每个 所有 全部 这些 那些 主要 常见 经常 最常 提到的 哪里 地方 人名 品牌 实体
 """.split()
 )
 
@@ -129,7 +148,9 @@ def quoted_text(text: str) -> str | None:
     m = _QUOTED.search(text)
     if m:
         return next(g for g in m.groups() if g)
-    m = re.search(r"(?:text|tweet|review|sentence|message|this)\s*:\s*(.{3,})$", text.strip(), re.I)
+    m = re.search(r"(?:text|tweet|review|sentence|message|this)\s*:\s*(.{3,})$", text.strip(), re.I) or (
+        _QUOTED_ZH.search(text.strip()) if CJK.search(text) else None
+    )
     return m.group(1).strip().strip("\"'“”") if m else None
 
 
@@ -148,6 +169,8 @@ def subject_of(text: str, today: date | None = None) -> str | None:
         and w.lower()[:-2] not in _FRAME
     ]
     kept = [re.sub(r"'s$", "", w) for w in kept]
+    if CJK.search(t):  # a Chinese subject: jieba's words, less the framing ones ("关于散热的评论" -> 散热)
+        kept += [w for w in chinese_words(t) if w not in _FRAME_ZH]
     return " ".join(kept) if kept else None
 
 

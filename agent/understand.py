@@ -31,10 +31,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from pulse.lang import CJK
+
 from . import semantic
 from .dates import resolve_dates, without_dates
 from .lang import gloss
-from .slots import fill, ids_in, subject_of
+from .slots import fill, ids_in, quoted_text, subject_of
 
 __all__ = ["Plan", "understand", "is_follow_up", "MAX_CALLS"]
 
@@ -145,6 +147,22 @@ def understand(
     tools: dict | None = None,
 ) -> Plan:
     """The plan for ``text`` given the earlier ``turns`` (their ``tool``, ``args`` and ``spec``)."""
+    plan = _understand(text, intents, turns, today, categories, tools)
+    given = quoted_text(text) if CJK.search(text) else None
+    for c in plan.calls if given else []:  # a text to score is the user's own words, not their gloss
+        if "text" in c.get("args", {}):
+            c["args"]["text"] = given
+    return plan
+
+
+def _understand(
+    text: str,
+    intents,
+    turns: Sequence[Mapping] | None,
+    today: date | None,
+    categories: list[str] | None,
+    tools: dict | None,
+) -> Plan:
     today = today or date.today()
     categories = categories or []
     write_zh = bool(_WRITE_ZH.search(text))

@@ -54,3 +54,26 @@ def test_tool_counts_match_a_regex_count_in_sql(toolbox):
     )[0]["n"]
     assert n == truth
     assert r.chart["type"] == "bar" and any(x["type"] in ("person", "org", "gpe") for x in r.data["top"])
+
+
+def test_chinese_names_come_from_jieba_tags_and_title_marks():
+    zh, en = named_entities(["在成都出差，住在希尔顿酒店，读了《围城》", "Barack Obama visited Berlin."])
+    assert {("GPE", "成都"), ("WORK_OF_ART", "《围城》")} <= set(zh)
+    assert ("PERSON", "Barack Obama") in en  # English texts beside them still go to spaCy
+    # jieba's dictionary tags 安静 ("quiet") and 陈旧 ("worn") as names: frequent dictionary words are not people
+    assert not [e for e in named_entities(["房间很安静，但是设施陈旧，毛巾也旧了"])[0] if e[0] == "PERSON"]
+
+
+def test_chinese_catalog_names_match_on_jieba_words(tmp_path):
+    from workspace import Workspace, ingest
+
+    f = tmp_path / "products.csv"
+    pd.DataFrame({"product_id": ["p1", "p2"], "name": ["小米手机", "Toy Story (1995)"], "category": ["手机", "Movies"]}).to_csv(
+        f, index=False
+    )
+    with Workspace.open(tmp_path / "ws") as ws:
+        ingest(ws, "products", f, progress=False)
+        match = catalog_matcher(ws)
+        assert set(match("昨天买的小米手机很好用，手机壳也不错")) == {("product", "小米手机"), ("category", "手机")}
+        assert ("product", "Toy Story (1995)") in match("we watched toy story again")
+        assert not match("小米粥很好喝")  # 小米 ("millet") alone is not the product

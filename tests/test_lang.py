@@ -64,3 +64,37 @@ def test_chinese_descriptions_and_follow_ups():
     q = parse(gloss("1997年第三季度的平均订单金额"), TODAY)
     assert q.describe("zh") == "1997年第三季度(1997-07-01 至 1997-10-01(不含))的平均订单金额"
     assert is_follow_up(gloss("那1997年4月呢?")) and not is_follow_up(gloss("1997年一共有多少订单?"))
+
+
+@pytest.mark.parametrize(
+    "question, args",
+    [
+        # a span ahead of the data is a forecast horizon, never a date range of past data
+        ("预测未来8周的订单数", {"metric": "orders", "horizon": "next 8 weeks"}),
+        ("下个季度的收入会是多少?", {"metric": "revenue", "horizon": "next quarter"}),
+        ("接下来三个月每月的订单", {"metric": "orders", "horizon": "next 3 months", "freq": "M"}),
+        ("明年的销售额预计是多少?", {"metric": "revenue", "horizon": "next year"}),
+    ],
+)
+def test_chinese_horizons_are_read_as_forecast_arguments(question, args):
+    from agent.slots import fill
+
+    f = fill("forecast", gloss(question), TODAY)
+    assert {k: f.args.get(k) for k in args} == args
+
+
+@pytest.mark.parametrize(
+    "question, args",
+    [
+        ("关于散热的评论情感怎么样?", {"kind": "review", "query": "散热"}),  # the subject is kept, framing words are not
+        ("大家对早餐的评价是正面还是负面?", {"query": "早餐"}),
+        ("评论的情感总体怎么样?", {"kind": "review", "query": None}),  # no subject: all reviews
+        ("正面情绪的评论占多少比例?", {"kind": "review", "query": None}),  # "比例" (share) frames, it is no subject
+        ("2024年3月关于物流的帖子情感", {"kind": "post", "since": "2024-03-01", "until": "2024-04-01"}),
+    ],
+)
+def test_chinese_slices_keep_their_subject_and_nothing_else(question, args):
+    from agent.slots import fill
+
+    f = fill("sentiment", gloss(question), TODAY)
+    assert {k: f.args.get(k) for k in args} == args

@@ -2,8 +2,12 @@
 product, an unknown customer, a write statement, two statements, a file-reading table
 function, an undocumented table, a runaway query, and arguments of the wrong type."""
 
+import re
+from dataclasses import replace
+
 import pytest
 
+from pulse.lang import language_of
 from retrieval import Index
 from tools import REGISTRY, ToolContext, ToolError
 from workspace import Workspace
@@ -171,3 +175,35 @@ def test_an_untrained_workspace_gives_tool_errors_not_crashes(ctx):
         with pytest.raises(ToolError, match="pulse train") as e:
             run(ctx, name, **args)
         assert isinstance(e.value, UserError)
+
+
+_FIGURE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+def test_summaries_asked_in_chinese_are_chinese_and_carry_the_english_figures(toolbox):
+    ws = toolbox.ctx.ws
+    cid = ws.query("SELECT customer_id FROM orders GROUP BY 1 HAVING count(*) >= 3 ORDER BY 1 LIMIT 1")[0]["customer_id"]
+    pid = ws.query("SELECT product_id FROM reviews GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0]["product_id"]
+    zh = replace(toolbox.ctx, lang="zh")
+    calls = [
+        ("sentiment", {}),
+        ("sentiment", {"by": "month", "kind": "review"}),
+        ("sentiment", {"by": "product"}),
+        ("sentiment", {"text": "the zipper broke on day one"}),
+        ("alerts", {}),
+        ("forecast", {"metric": "orders", "horizon": "8", "freq": "W"}),
+        ("customer_profile", {"customer_id": cid}),
+        ("shop_lookup", {"entity": "customer", "id": cid}),
+        ("shop_lookup", {"entity": "orders", "id": cid}),
+        ("shop_lookup", {"entity": "product", "id": pid}),
+        ("review_analysis", {"product_id": pid}),
+        ("recommend", {"user_id": cid}),
+        ("entities", {"kind": "review", "types": ["hashtag", "product", "category"]}),
+    ]
+    for name, args in calls:
+        en, cn = REGISTRY[name].run(toolbox.ctx, args).summary, REGISTRY[name].run(zh, args).summary
+        # the summary's own words (its head, before the first colon); catalog names stay in the shop's language
+        own = re.sub(r"（[^（）]*）", " ", cn.split("：")[0])
+        assert language_of(en) == "en" and language_of(own) == "zh", (name, cn)
+        # the same facts: every figure of the English summary is in the Chinese one, and nothing is added
+        assert sorted(_FIGURE.findall(en)) == sorted(_FIGURE.findall(cn)), (name, en, cn)

@@ -184,3 +184,17 @@ def test_two_products_are_ranked_by_code_to_the_decimal_that_separates_them(fast
     said = "have the same average rating" if m1 == m2 else f"Product {best} has the higher average rating"
     assert said in r["answer"] and r["grounded"]
     assert not model.calls  # both analyses and the ranking are written by code
+
+
+def test_a_chinese_text_to_score_is_scored_as_the_user_wrote_it(zh_ws, settings_factory):
+    from agent.understand import understand
+    from retrieval import Index
+    from workspace import Workspace
+
+    s = settings_factory(zh_ws)
+    with Workspace.open(zh_ws, read_only=True) as ws:
+        a = Agent(s, ws, Index.open(ws, s, role="query"), _Script())
+        p = understand("这句话是好评还是差评:物流很快，质量很好，下次还买", a.intents, [], a.today, a.categories, a.tools)
+        a._sessions.close()
+    # code reads the tool and its text, and the text is the user's own words, not their gloss ("shipping ...")
+    assert p.calls == [{"tool": "sentiment", "args": {"text": "物流很快，质量很好，下次还买"}}]

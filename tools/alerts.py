@@ -112,6 +112,16 @@ def detect(ws, since: date | None = None, until: date | None = None) -> list[dic
     return sorted(out, key=lambda a: (a["day"], a["z"]), reverse=True)
 
 
+def _series_zh(a: dict) -> str:
+    """An alert's series in Chinese, read from its id (``<kind>s[/<entity>]/<metric>/<day>`` or ``product/<id>/...``)."""
+    key = a["id"].rsplit("/", 2)[0]
+    kind, _, rest = key.partition("/")
+    if kind == "product":
+        return f"商品 {rest} 的评论"
+    kind_zh = {"posts": "帖子", "reviews": "评论"}.get(kind, kind)
+    return f"提到 {rest} 的{kind_zh}" if rest else f"全部{kind_zh}"
+
+
 class AlertsArgs(BaseModel):
     since: Maybe[date] = Field(None, description="Only alerts on or after this date (YYYY-MM-DD), if the user gave one.")
     until: Maybe[date] = Field(None, description="Only alerts before this date (YYYY-MM-DD), if the user gave one.")
@@ -135,9 +145,10 @@ def alerts(ctx: ToolContext, args: AlertsArgs) -> ToolResult:
         found = detect(ctx.ws, args.since, args.until)
     except Exception as e:  # missing tables in an old workspace
         raise ToolError(f"alerts: {e}") from e
-    shown = found[: args.limit]
+    shown, zh = found[: args.limit], ctx.lang == "zh"
     if not shown:
-        return ToolResult(data=[], summary="No spikes in volume or negative sentiment in that period.")
+        none = "该时期内数量和负面情感都没有突增。" if zh else "No spikes in volume or negative sentiment in that period."
+        return ToolResult(data=[], summary=none)
     ids = [d for a in shown for d in a["examples"][:1]]
     rows = (
         {
@@ -150,12 +161,19 @@ def alerts(ctx: ToolContext, args: AlertsArgs) -> ToolResult:
         if ids
         else {}
     )
-    sources, lines = [], [f"{len(found)} alerts; newest {len(shown)}:"]
+    sources, lines = (
+        [],
+        [f"共 {len(found)} 条警报；最近 {len(shown)} 条：" if zh else f"{len(found)} alerts; newest {len(shown)}:"],
+    )
     for a in shown:
         cite = ""
         if a["examples"] and a["examples"][0] in rows:
             sources.append(doc_source(rows[a["examples"][0]]))
             cite = f" [{len(sources)}]"
+        if zh:
+            what = "条负面文档" if a["metric"] == "negative" else "条文档"
+            lines.append(f"- {a['day']}：{_series_zh(a)}：{a['count']} {what}，基线为每天 {a['baseline']} 条（z {a['z']}）{cite}")
+            continue
         what = "negative documents" if a["metric"] == "negative" else "documents"
         lines.append(
             f"- {a['day']}: {a['series']}: {a['count']} {what} vs a baseline of {a['baseline']} a day (z {a['z']}){cite}"

@@ -72,6 +72,7 @@ class ToolContext:
     index: Any
     settings: Any
     customer_id: str | None = None  # set in support sessions: the one customer whose data tools may read
+    lang: str = "en"  # the language the user asked in ("en" or "zh"): summaries are written in it where a tool can
 
 
 @dataclass

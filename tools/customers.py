@@ -177,7 +177,22 @@ def portrait(ws, customer_id: str) -> dict:
     return out
 
 
-def describe(p: dict) -> str:
+#: the segments' names in Chinese summaries
+SEGMENTS_ZH = {
+    "Champions": "冠军客户",
+    "Loyal": "忠诚客户",
+    "New": "新客户",
+    "Potential loyalist": "潜力客户",
+    "At risk": "流失风险客户",
+    "Hibernating": "沉睡客户",
+    "Needs attention": "需关注客户",
+}
+
+
+def describe(p: dict, lang: str = "en") -> str:
+    """The portrait as text, in English or (``lang="zh"``) Chinese."""
+    if lang == "zh":
+        return _describe_zh(p)
     parts = [f"Customer {p['customer_id']}"]
     if "segment" in p:
         parts.append(
@@ -193,6 +208,24 @@ def describe(p: dict) -> str:
     if p["interests"]["bought"]:
         parts.append("buys most: " + ", ".join(f"{i['interest']} ({i['n']})" for i in p["interests"]["bought"][:4]))
     return "; ".join(parts) + "."
+
+
+def _describe_zh(p: dict) -> str:
+    parts = []
+    if "segment" in p:
+        seg = SEGMENTS_ZH.get(p["segment"], p["segment"])
+        parts.append(
+            f"{p['orders']} 笔订单，消费 ${p['total_spent']:,.2f}，最后一次下单在数据截止前 {p['days_since_last_order']} 天；"
+            f"RFM {p['rfm']['R']}-{p['rfm']['F']}-{p['rfm']['M']}，分群：{seg}（占客户的 {100 * p['segment_share']:.1f}%）"
+        )
+        if p.get("churn_risk") is not None:
+            parts.append(f"流失风险 {100 * p['churn_risk']:.0f}%（未来 {p['churn_horizon_days']} 天内不再下单）")
+    if p.get("ratings"):
+        top = "、".join(f"{i['interest']}（{i['n']}）" for i in p["interests"]["rated"][:4])
+        parts.append(f"{p['ratings']} 条评分；评分最多的是：{top}")
+    if p["interests"]["bought"]:
+        parts.append("购买最多的是：" + "、".join(f"{i['interest']}（{i['n']}）" for i in p["interests"]["bought"][:4]))
+    return f"客户 {p['customer_id']}：" + "；".join(parts) + "。"
 
 
 class CustomerArgs(BaseModel):
@@ -226,4 +259,4 @@ def customer_profile(ctx: ToolContext, args: CustomerArgs) -> ToolResult:
             "y": [ykey],
             "data": p["activity"],
         }
-    return ToolResult(data=p, summary=describe(p), chart=chart)
+    return ToolResult(data=p, summary=describe(p, ctx.lang), chart=chart)

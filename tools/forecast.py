@@ -443,7 +443,10 @@ def _r(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
 
 
-def describe(r: dict, unit: str = "") -> str:
+def describe(r: dict, unit: str = "", lang: str = "en", series_zh: str | None = None) -> str:
+    """The forecast as text, in English or (``lang="zh"``) Chinese; figures are the same in both."""
+    if lang == "zh":
+        return _describe_zh(r, unit, series_zh or r["series"])
     f = r["forecast"]
     total = sum(p["yhat"] for p in f)
     b, base = r["backtest"].get(r["model"], {}), r["backtest"].get(r["baseline"], {})
@@ -459,6 +462,41 @@ def describe(r: dict, unit: str = "") -> str:
     ]
     if r.get("left_out"):
         lines.append("Left out of the fit and the chart: " + "; ".join(r["left_out"]) + ".")
+    return "\n".join(lines)
+
+
+UNIT_ZH = {"H": "小时", "D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
+METRIC_ZH = {"revenue": "收入", "orders": "订单数", "units": "销量"}
+_NOTE = re.compile(r"the (last|first) \w+ \(from (\S+)\) is incomplete: the data (?:ends|starts) (\S+)")
+
+
+def _note_zh(note: str, freq: str) -> str:
+    """A note of :func:`complete_periods` in Chinese."""
+    m = _NOTE.match(note)
+    if not m:
+        return note
+    which, start, edge = m.groups()
+    u = UNIT_ZH[freq]
+    if which == "last":
+        return f"最后一{u}（自 {start} 起）不完整：数据止于 {edge}"
+    return f"第一{u}（自 {start} 起）不完整：数据始于 {edge}"
+
+
+def _describe_zh(r: dict, unit: str, series: str) -> str:
+    f = r["forecast"]
+    total = sum(p["yhat"] for p in f)
+    b, base = r["backtest"].get(r["model"], {}), r["backtest"].get(r["baseline"], {})
+    model = r["model"] if r["model"] != COMBO else f"{'、'.join(r.get('combo_of') or [])} 的平均（{COMBO}）"
+    lines = [
+        f"未来 {r['horizon']} {UNIT_ZH[r['freq']]}（{f[0]['ds']} 至 {f[-1]['ds']}）的{series}预测，模型为{model}，"
+        f"经 {r['backtest_windows']} 个窗口回测选出：合计 {unit}{total:,.2f}（各期预测之和）。",
+        f"回测 MASE {b.get('mase')}，季节性朴素基线 {base.get('mase')}；sMAPE {b.get('smape')}，基线 {base.get('smape')}。",
+        "各期："
+        + "；".join(f"{p['ds']} {unit}{p['yhat']:,.2f} [{unit}{p['lo_80']:,.2f}, {unit}{p['hi_80']:,.2f}]" for p in f[:13])
+        + (" ..." if len(f) > 13 else ""),
+    ]
+    if r.get("left_out"):
+        lines.append("未纳入拟合和图表：" + "；".join(_note_zh(n, r["freq"]) for n in r["left_out"]) + "。")
     return "\n".join(lines)
 
 
@@ -501,4 +539,10 @@ def forecast(ctx: ToolContext, args: ForecastArgs) -> ToolResult:
     )
     r = forecast_series(s, h, args.freq, name=name, notes=notes)
     chart = r.pop("chart")
-    return ToolResult(data=r, summary=describe(r, "$" if args.metric == "revenue" else ""), chart=chart)
+    name_zh = (
+        (f"商品 {args.product_id} 的" if args.product_id else "")
+        + (f"{args.category} 类的" if args.category else "")
+        + METRIC_ZH[args.metric]
+    )
+    unit = "$" if args.metric == "revenue" else ""
+    return ToolResult(data=r, summary=describe(r, unit, ctx.lang, series_zh=name_zh), chart=chart)

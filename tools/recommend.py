@@ -65,6 +65,9 @@ WHY = {
     "als-default": "collaborative (ALS)",
     "itemknn": "collaborative (item-kNN)",
 }
+#: the reasons in Chinese summaries
+WHY_ZH = {w: f"协同过滤（{w.split('(')[1].rstrip(')')}）" for w in WHY.values()}
+WHY_ZH |= {"popular": "热门", "co-interaction": "共同购买或评分", "similar product text": "商品描述相似"}
 
 
 def interactions(ws) -> pd.DataFrame:
@@ -448,10 +451,10 @@ def _names(ws, ids: list[str]) -> dict[str, dict]:
     ],
 )
 def recommend(ctx: ToolContext, args: RecommendArgs) -> ToolResult:
-    rec = Recommender.load(ctx.ws.path)
+    rec, zh = Recommender.load(ctx.ws.path), ctx.lang == "zh"
     if args.item_id:
         recs = rec.similar_items(args.item_id, args.k)
-        head = f"Items similar to {args.item_id}"
+        head = f"与 {args.item_id} 相似的商品" if zh else f"Items similar to {args.item_id}"
     else:
         hist = [
             r["item_id"]
@@ -462,12 +465,17 @@ def recommend(ctx: ToolContext, args: RecommendArgs) -> ToolResult:
             )
         ]
         recs = rec.for_user(args.user_id or "", args.k, history=hist)
-        head = f"Recommendations for user {args.user_id}"
+        head = f"为用户 {args.user_id} 推荐" if zh else f"Recommendations for user {args.user_id}"
         if recs and recs[0]["why"] == "popular":
-            head += " (no interaction history: most popular items)"
+            head += "（没有互动记录：最受欢迎的商品）" if zh else " (no interaction history: most popular items)"
     names = _names(ctx.ws, [r["item_id"] for r in recs])
     for r in recs:
         n = names.get(r["item_id"], {})
         r["name"], r["category"] = n.get("name", r["item_id"]), n.get("category")
-    lines = [f"{head}:"] + [f"{i}. {r['name']} ({r['item_id']}; {r['why']})" for i, r in enumerate(recs, 1)]
+    lines = [f"{head}：" if zh else f"{head}:"] + [
+        f"{i}. {r['name']}（{r['item_id']}；{WHY_ZH.get(r['why'], r['why'])}）"
+        if zh
+        else f"{i}. {r['name']} ({r['item_id']}; {r['why']})"
+        for i, r in enumerate(recs, 1)
+    ]
     return ToolResult(data=recs, summary="\n".join(lines))

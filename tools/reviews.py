@@ -189,9 +189,11 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
     return out
 
 
-def describe(r: dict, cite: dict[str, int] | None = None) -> str:
+def describe(r: dict, cite: dict[str, int] | None = None, lang: str = "en") -> str:
     """The analysis as text; ``cite`` (review id -> source number) adds a marker after each quoted example."""
     cite = cite or {}
+    if lang == "zh":
+        return _describe_zh(r, cite)
 
     def mark(a: dict) -> str:
         n = cite.get((a.get("quoted_reviews") or [None])[0])
@@ -222,6 +224,38 @@ def describe(r: dict, cite: dict[str, int] | None = None) -> str:
         )
     else:
         lines.append("Change over time: these reviews carry no dates (or too few), so no trend can be shown.")
+    return "\n".join(lines)
+
+
+def _describe_zh(r: dict, cite: dict[str, int]) -> str:
+    def mark(a: dict) -> str:
+        n = cite.get((a.get("quoted_reviews") or [None])[0])
+        return f" [{n}]" if n else ""
+
+    dist = "，".join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
+    lines = [f"商品 {r['product_id']}（{r['name']}）：{r['reviews']} 条评论，平均 {r['avg_rating']} 分（满分 5；{dist}）。"]
+    for head, key in (("主要差评", "complaints"), ("主要好评", "praise")):
+        items = r[key]
+        if not items:
+            lines.append(f"{head}：没有突出的方面。")
+            continue
+        lines.append(
+            f"{head}："
+            + "；".join(
+                f"“{a['aspect']}”（{a['critical']} 条差评 / {a['positive']} 条好评"
+                + (f"，例如“{a['quotes'][0][:120]}”{mark(a)}" if a["quotes"] else "")
+                + "）"
+                for a in items
+            )
+        )
+    c = r["change"]
+    if c:
+        lines.append(
+            f"变化：{c['since']} 以来（{c['recent_reviews']} 条评论）平均分 {c['avg_rating_recent']}，之前 {c['avg_rating_earlier']}；"
+            f"负面占比 {100 * c['share_negative_recent']:.1f}%，之前 {100 * c['share_negative_earlier']:.1f}%。"
+        )
+    else:
+        lines.append("随时间的变化：这些评论没有日期（或太少），无法显示趋势。")
     return "\n".join(lines)
 
 
@@ -272,4 +306,4 @@ def review_analysis(ctx: ToolContext, args: ReviewArgs) -> ToolResult:
                 d = rows[rid]
                 sources.append({**d, "score": 1.0, "created_at": d["created_at"].isoformat() if d["created_at"] else None})
     cite = {s["ref_id"]: n for n, s in enumerate(sources, start=1)}
-    return ToolResult(data=r, summary=describe(r, cite), chart=chart, sources=sources)
+    return ToolResult(data=r, summary=describe(r, cite, ctx.lang), chart=chart, sources=sources)

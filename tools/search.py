@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from .base import ToolContext, ToolResult, tool
-from .slices import SliceArgs
+from .slices import KIND_ZH, SliceArgs
 
 
 class SearchArgs(SliceArgs):
@@ -42,9 +42,13 @@ def search_corpus(ctx: ToolContext, args: SearchArgs) -> ToolResult:
     )
     sources = [h.to_dict() for h in hits]
     if not hits:
-        return ToolResult(
-            data=[], summary=f"No {args.kind if args.kind != 'any' else ''} documents match {args.query!r}.", sources=[]
+        kind = args.kind if args.kind != "any" else ""
+        none = (
+            f"没有与“{args.query}”相符的{KIND_ZH.get(args.kind, '文档')}。"
+            if ctx.lang == "zh"
+            else f"No {kind} documents match {args.query!r}."
         )
+        return ToolResult(data=[], summary=none, sources=[])
     lines = []
     for n, h in enumerate(hits, start=1):
         extra = f", product {h.product_id}" if h.product_id and h.kind == "review" else ""

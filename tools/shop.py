@@ -59,6 +59,8 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         )[0]
         r = ws.query("SELECT count(*) AS ratings, round(avg(rating), 2) AS avg FROM ratings WHERE item_id = ?", [args.id])[0]
         data = {**p, **st, "ratings": r["ratings"], "avg_user_rating": r["avg"]}
+        if ctx.lang == "zh":
+            return ToolResult(data=data, summary=_product_zh(p, st, r))
         parts = [f"Product {p['product_id']}: {p['name']}"]
         if p.get("category"):
             parts.append(f"category {p['category']}" + (f", department {p['department']}" if p.get("department") else ""))
@@ -89,6 +91,8 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
             [args.id],
         )
         data["recent_orders"] = orders
+        if ctx.lang == "zh":
+            return ToolResult(data=data, summary=_orders_zh(args.id, st, orders))
         lines = [
             f"Customer {args.id} placed {st['orders']} orders totalling {_money(st['total_spent'] or 0)}. Most recent first:"
         ]
@@ -99,6 +103,8 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         if st["orders"] > len(orders):
             lines.append(f"(showing {len(orders)} of {st['orders']})")
         return ToolResult(data=data, summary="\n".join(lines))
+    if ctx.lang == "zh":
+        return ToolResult(data=data, summary=_customer_zh(args.id, st))
     summary = (
         f"Customer {args.id} placed {st['orders']} orders ({st['items']} items) totalling {_money(st['total_spent'] or 0)}, "
         f"average {_money(st['avg_order'] or 0)} per order; first order {st['first_order']:%Y-%m-%d}, last order {st['last_order']:%Y-%m-%d}."
@@ -106,3 +112,36 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         else f"Customer {args.id} has no orders."
     )
     return ToolResult(data=data, summary=summary)
+
+
+def _product_zh(p: dict, st: dict, r: dict) -> str:
+    parts = [f"商品 {p['product_id']}：{p['name']}"]
+    if p.get("category"):
+        parts.append(f"类别 {p['category']}" + (f"，部门 {p['department']}" if p.get("department") else ""))
+    if p.get("price") is not None:
+        parts.append(f"价格 {_money(p['price'])}")
+    if st["reviews"]:
+        parts.append(f"{st['reviews']} 条评论，平均 {st['avg_rating']} 分（满分 5），{st['pct_recommended']}% 推荐")
+    if r["ratings"]:
+        parts.append(f"{r['ratings']} 条用户评分，平均 {r['avg']}")
+    return "；".join(parts) + "。"
+
+
+def _orders_zh(cid: str, st: dict, orders: list[dict]) -> str:
+    lines = [f"客户 {cid} 共下了 {st['orders']} 笔订单，合计 {_money(st['total_spent'] or 0)}。最近的在前："]
+    lines += [
+        f"- {o['order_date']:%Y-%m-%d}：订单 {o['order_id']}，{o['n_items']} 件，{_money(o['total'])}（{o['status']}）"
+        for o in orders
+    ]
+    if st["orders"] > len(orders):
+        lines.append(f"（显示 {st['orders']} 笔中的 {len(orders)} 笔）")
+    return "\n".join(lines)
+
+
+def _customer_zh(cid: str, st: dict) -> str:
+    if not st["orders"]:
+        return f"客户 {cid} 没有订单。"
+    return (
+        f"客户 {cid} 共下了 {st['orders']} 笔订单（{st['items']} 件），合计 {_money(st['total_spent'] or 0)}，"
+        f"平均每笔 {_money(st['avg_order'] or 0)}；首次下单 {st['first_order']:%Y-%m-%d}，最近一次 {st['last_order']:%Y-%m-%d}。"
+    )

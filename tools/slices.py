@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from .base import Maybe, ToolContext
 
-__all__ = ["SliceArgs", "slice_doc_ids", "doc_source", "QUERY_POOL", "QUERY_MIN_SIM"]
+__all__ = ["SliceArgs", "slice_doc_ids", "doc_source", "KIND_ZH", "QUERY_POOL", "QUERY_MIN_SIM"]
 
 QUERY_POOL = 1000
 QUERY_MIN_SIM = 0.3
@@ -44,7 +44,17 @@ class SliceArgs(BaseModel):
             self.since = self.until = None
         return self
 
-    def describe(self) -> str:
+    def describe(self, lang: str = "en") -> str:
+        """The slice in words: ``reviews about 'fit' from 2024-01-01``, or in Chinese ``2024-01-01 以来关于“fit”的评论``."""
+        if lang == "zh":
+            when = ""
+            if self.since:
+                when = f"{self.since} 至 {self.until} " if self.until else f"{self.since} 以来"
+            elif self.until:
+                when = f"{self.until} 之前"
+            on = f"商品 {self.product_id} 的" if self.product_id else ""
+            about = f"关于“{self.query}”的" if self.query else ""
+            return f"{when}{on}{about}{KIND_ZH.get(self.kind, '文档')}"
         parts = [f"{self.kind}s" if self.kind != "any" else "documents"]
         if self.query:
             parts.append(f"about {self.query!r}")
@@ -55,6 +65,10 @@ class SliceArgs(BaseModel):
         if self.until:
             parts.append(f"before {self.until}")
         return " ".join(parts)
+
+
+#: a document kind in Chinese summaries
+KIND_ZH = {"review": "评论", "post": "帖子", "product": "商品", "help": "帮助文章", "any": "文档"}
 
 
 def slice_doc_ids(ctx: ToolContext, args: SliceArgs, pool: int = QUERY_POOL) -> np.ndarray:

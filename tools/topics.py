@@ -202,7 +202,13 @@ def topics(ctx: ToolContext, args: TopicsArgs) -> ToolResult:
     ).df()
     tm = fit_topics(docs["text"].tolist(), vecs, args.n_topics)
     scores = docs["score"].to_numpy(float)
-    sources, lines = [], [f"{len(tm.topics)} topics in {len(docs)} {args.describe()} (largest first):"]
+    zh = ctx.lang == "zh"
+    head = (
+        f"{len(docs)} 条{args.describe('zh')}中有 {len(tm.topics)} 个话题（从大到小）："
+        if zh
+        else f"{len(tm.topics)} topics in {len(docs)} {args.describe()} (largest first):"
+    )
+    sources, lines = [], [head]
     for t in tm.topics:
         members = tm.assignments == t["topic"]
         s = scores[members]
@@ -214,6 +220,10 @@ def topics(ctx: ToolContext, args: TopicsArgs) -> ToolResult:
             sources.append(doc_source(row))
             ex.append(f"[{len(sources)}] {row['text'][:160]}")
         t["examples"] = [int(docs.iloc[i]["doc_id"]) for i in t["examples"]]
+        if zh:
+            sent = f"，平均情感 {t['mean_sentiment']:+.2f}" if t["mean_sentiment"] is not None else ""
+            lines.append(f"话题 {t['topic'] + 1}“{t['label']}”：{t['size']} 条{sent}。例如 " + " | ".join(ex[:2]))
+            continue
         sent = f", mean sentiment {t['mean_sentiment']:+.2f}" if t["mean_sentiment"] is not None else ""
         lines.append(f"Topic {t['topic'] + 1} '{t['label']}': {t['size']} documents{sent}. e.g. " + " | ".join(ex[:2]))
     chart = {
