@@ -12,9 +12,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .agents import Agent, AgentInputError
     from .models import ChatModel, Completion, load_model
+    from .results import StreamEvent, ToolCall, TurnResult
     from .toolbox import Toolbox
 
-__all__ = ["Agent", "AgentInputError", "ChatModel", "Completion", "Toolbox", "load_model"]
+__all__ = [
+    "Agent",
+    "AgentInputError",
+    "ChatModel",
+    "Completion",
+    "Toolbox",
+    "load_model",
+    "StreamEvent",
+    "ToolCall",
+    "TurnResult",
+]
 
 _WHERE = {
     "Agent": ".agents",
@@ -23,6 +34,9 @@ _WHERE = {
     "Completion": ".models",
     "load_model": ".models",
     "Toolbox": ".toolbox",
+    "StreamEvent": ".results",
+    "ToolCall": ".results",
+    "TurnResult": ".results",
 }
 
 

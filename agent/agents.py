@@ -56,6 +56,7 @@ from .dates import describe_dates, with_ranges
 from .grounding import cited, confirmed_facts, fix_citations, unconfirmed_promises, ungrounded_numbers
 from .lang import language_of
 from .models import ChatModel, load_model
+from .results import ToolCall, TurnResult
 from .router import SemanticRouter
 from .slots import fill
 from .understand import understand
@@ -206,9 +207,9 @@ class Agent:
             raise AgentInputError(f"no tool {name!r}")
         return self.tools[name].run(self._ctx(customer_id), args)
 
-    def _ctx(self, customer_id: str | None):
-        """The tool context, scoped to one customer in support sessions."""
-        return replace(self.ctx, customer_id=customer_id) if customer_id else self.ctx
+    def _ctx(self, customer_id: str | None, lang: str = "en"):
+        """The tool context, scoped to one customer in support sessions and to the language of the question."""
+        return replace(self.ctx, customer_id=customer_id, lang=lang) if customer_id or lang != "en" else self.ctx
 
     def _step(self, event: dict) -> None:
         if self._on_step:
@@ -367,7 +368,7 @@ class Agent:
             args = planned.get("args") or {}
             self._step({"type": "tool_start", "name": tool.name, "args": args})
             try:
-                result = tool.run(self._ctx(state.get("customer_id")), args)
+                result = tool.run(self._ctx(state.get("customer_id"), language_of(state["question"])), args)
                 if sources and result.sources:  # this call's [1] is the turn's [len(sources) + 1]
                     shift = len(sources)
                     result.summary = _shift_citations(result.summary, shift)
@@ -558,8 +559,8 @@ class Agent:
         tool: tuple[str, dict] | None = None,
         on_step: Callable[[dict], None] | None = None,
         customer_id: str | None = None,
-    ) -> dict:
-        """Answer one message. Returns ``{answer, tool_calls, charts, sources, timings, session_id, grounded}``.
+    ) -> TurnResult:
+        """Answer one message: a :class:`~agent.results.TurnResult` (answer, tool calls, charts, sources, timings).
 
         ``tool=(name, args)`` skips routing and calls that tool (``pulse reply`` does this).
         ``on_step`` hears ``{"type": "tool_start"|"tool_end", ...}`` as the turn runs; ``customer_id``
@@ -596,11 +597,13 @@ class Agent:
             finally:
                 self._on_token = self._on_step = None
         timings = {**out.get("timings", {}), "first_token_s": first[0] if first else None, "total_s": time.perf_counter() - t0}
+        calls: list[ToolCall] = [
+            {"name": c["name"], "args": c["args"], "result": c["result"], "error": c["error"], "duration_s": c["duration_s"]}
+            for c in out.get("tool_calls") or []
+        ]
         return {
             "answer": out["answer"],
-            "tool_calls": [
-                {k: c[k] for k in ("name", "args", "result", "error", "duration_s")} for c in out.get("tool_calls") or []
-            ],
+            "tool_calls": calls,
             "charts": [c["result"]["chart"] for c in out.get("tool_calls") or [] if c.get("result") and c["result"].get("chart")],
             "sources": [{"n": i, **s} for i, s in enumerate(out.get("sources") or [], start=1)],
             "timings": timings,

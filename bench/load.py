@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
+    from agent.service import PulseService
     from bots.api import create_app
-    from bots.service import PulseService
 
     base_settings = load_settings(**({"workspace": args.workspace} if args.workspace else {}))
     # a scratch copy of the workspace's log and sessions: the load test leaves the real one untouched

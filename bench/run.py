@@ -434,7 +434,7 @@ def bench_dashboard(s) -> None:
     import tempfile
     from pathlib import Path
 
-    from bots.service import PulseService
+    from agent.service import PulseService
 
     tmp = Path(tempfile.mkdtemp(prefix="pulse-dash-"))
     ws = tmp / "ws"

@@ -1,4 +1,4 @@
-"""Pulse's front ends. Each channel is one module and talks only to :class:`bots.service.PulseService`:
+"""Pulse's front ends. Each channel is one module and talks only to :class:`agent.service.PulseService`:
 
 * ``api.py``: ``pulse serve`` (web UI at ``/``, support API, OpenAI-compatible API, health, metrics)
 * ``gradio_ui.py``: the analyst's web UI

@@ -39,13 +39,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Str
 from pydantic import BaseModel, Field
 
 from agent.agents import AgentInputError
+from agent.results import TurnResult
+from agent.service import PulseService
+from agent.support import AuthError, SessionError, SupportDesk
 from pulse.errors import UserError
 from pulse.plugins import CHANNELS
 
 from .channels import Channel
 from .guard import Guard, credential_id, server_key
-from .service import PulseService
-from .support import AuthError, SessionError, SupportDesk
 
 __all__ = ["create_app"]
 
@@ -127,7 +128,7 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)[:300]
 
 
-def _public(result: dict) -> dict:
+def _public(result: TurnResult) -> dict:
     """What a client sees of a turn: no raw tool data dumps beyond the summary."""
     return {
         "answer": result["answer"],

@@ -4,7 +4,7 @@ A channel is registered once in ``pulse.plugins.CHANNELS``. An HTTP channel
 gives ``mount(app, svc)``, which adds its routes to the server's FastAPI app
 (and may return a replacement app, as Gradio's ``mount_gradio_app`` does); a
 standalone channel (Discord) gives ``run(svc)``. A channel talks only to the
-agent core (:class:`bots.service.PulseService`) and draws what it returns.
+agent core (:class:`agent.service.PulseService`) and draws what it returns.
 
     >>> from pulse.plugins import CHANNELS
     >>> @CHANNELS.register("hello")                                            # doctest: +SKIP

@@ -748,7 +748,7 @@ def cmd_privacy(args) -> int:
 def cmd_forget(args) -> int:
     import sqlite3
 
-    from bots.log import Log
+    from agent.log import Log
     from retrieval import Index
     from workspace import Workspace, privacy
     from workspace.artifacts import mark_stale
@@ -787,8 +787,8 @@ def cmd_serve(args) -> int:
 
     import uvicorn
 
+    from agent.service import PulseService
     from bots.api import create_app
-    from bots.service import PulseService
 
     s = load_settings(
         workspace=args.workspace,
@@ -823,7 +823,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_discord(args) -> int:
-    from bots.service import PulseService
+    from agent.service import PulseService
     from pulse.plugins import CHANNELS
 
     run = CHANNELS["discord"].run

@@ -13,7 +13,7 @@
 * New alerts (stable ids) are posted to ``discord_alert_channel`` every ``alert_poll_s``.
 * Errors are answered in the channel.
 
-It talks only to :class:`bots.service.PulseService`. What it leaves out: voice,
+It talks only to :class:`agent.service.PulseService`. What it leaves out: voice,
 reactions as feedback, and per-guild settings.
 """
 
@@ -33,10 +33,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from agent.agents import AgentInputError
+from agent.results import TurnResult
+from agent.service import PulseService
 from pulse.plugins import CHANNELS
 
 from .channels import Channel
-from .service import PulseService
 
 __all__ = ["PulseBot", "split_message", "RateLimiter", "run_bot", "LIMIT"]
 
@@ -158,7 +159,7 @@ async def _typing(channel):
             await cm.__aexit__(None, None, None)
 
 
-def _embed(result: dict) -> discord.Embed | None:
+def _embed(result: TurnResult) -> discord.Embed | None:
     if not result.get("sources"):
         return None
     e = discord.Embed(title="Sources", colour=0x2B6CB0)
@@ -189,11 +190,11 @@ class PulseBot(commands.Bot):
 
     # -- answering ------------------------------------------------------------------------------
 
-    async def run_turn(self, question: str, conversation_id: str, tool: tuple[str, dict] | None = None) -> dict:
+    async def run_turn(self, question: str, conversation_id: str, tool: tuple[str, dict] | None = None) -> TurnResult:
         """One agent turn off the event loop (the model is blocking; the gateway must keep its heartbeat)."""
         return await asyncio.to_thread(self.svc.ask, question, conversation_id, "discord", tool=tool)
 
-    def render(self, result: dict) -> list[dict]:
+    def render(self, result: TurnResult) -> list[dict]:
         """The answer as ``send`` kwargs: text chunks, then the last with sources and chart files."""
         parts = split_message(result["answer"])
         msgs: list[dict] = [{"content": p} for p in parts] or [{"content": "(no answer)"}]

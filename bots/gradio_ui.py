@@ -6,7 +6,7 @@
 * **Chat**: tokens stream; each tool call is a collapsible step (``ChatMessage``
   metadata: tool, arguments, duration, status); sources are numbered links to
   ``/doc/{id}``; charts render inline; thumbs up/down are stored with the
-  question, tool trace and answer (``bots/log.py``); past conversations are
+  question, tool trace and answer (``agent/log.py``); past conversations are
   listed and resume after a restart (the log and the agent's checkpoints are files).
 * **Data**: upload CSV/Parquet/JSONL, pick the kind, map columns with a preview,
   import all-or-nothing (errors shown row by row), then the index and
@@ -14,7 +14,7 @@
 * **Dashboard**: KPIs, sentiment trend, topics, entities, alerts, orders and forecast,
   each chart with a caption.
 
-Everything goes through :class:`bots.service.PulseService`; this file never touches a tool
+Everything goes through :class:`agent.service.PulseService`; this file never touches a tool
 or the database. What it leaves out: user accounts (put a proxy in front).
 """
 
@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import gradio as gr
 
-from .service import PulseService
+from agent.results import StepEvent, ToolCall
+from agent.service import IngestError, PulseService
 
 __all__ = ["build_ui", "EXAMPLES"]
 
@@ -56,7 +58,7 @@ def _source_lines(sources: list[dict], answer: str = "") -> str:
     return "\n\n**Sources**\n\n" + "\n\n".join(lines) if lines else ""
 
 
-def _step_message(call: dict, pending: bool = False) -> gr.ChatMessage:
+def _step_message(call: StepEvent | ToolCall, pending: bool = False) -> gr.ChatMessage:
     args = json.dumps(call.get("args") or {}, default=str)
     if pending:
         return gr.ChatMessage(
@@ -98,7 +100,7 @@ def build_ui(svc: PulseService) -> gr.Blocks:
 
     # -- chat --------------------------------------------------------------------------------
 
-    def respond(message: str, history: list, cid: str | None, ids: dict):
+    def respond(message: str, history: list, cid: str | None, ids: dict) -> Iterator[tuple]:
         message = (message or "").strip()
         if not message:
             yield history, "", cid, ids, gr.update()
@@ -180,26 +182,21 @@ def build_ui(svc: PulseService) -> gr.Blocks:
     # -- data -----------------------------------------------------------------------------------
 
     def preview(file, kind):
-        from workspace import FIELDS, guess_mapping, read_table
-
         if not file:
             return None, None, "", "", None
         try:
-            df = read_table(Path(file), progress=False)
-        except Exception as e:  # noqa: BLE001 - unreadable file: say so, import nothing
+            p = svc.preview_file(Path(file), kind)
+        except ValueError as e:  # unreadable file: say so, import nothing
             return None, None, f"⚠️ {e}", "", None
-        fields = FIELDS[kind][2]
-        guess = guess_mapping(df.columns, kind)
-        mapping = [[c, guess.get(c, "")] for c in df.columns]
-        missing = [f for f, spec in fields.items() if spec.required and f not in {m[1] for m in mapping}]
-        note = f"{Path(file).name}: {len(df):,} rows, {len(df.columns)} columns. Fields of {kind}: {', '.join(fields)}."
-        if missing:
-            note += f" Map a column to the required field(s): {', '.join(missing)}."
-        return df.head(10), mapping, note, "", None
+        mapping = [[c, p["mapping"].get(c, "")] for c in p["columns"]]
+        note = (
+            f"{Path(file).name}: {p['n_rows']:,} rows, {len(p['columns'])} columns. Fields of {kind}: {', '.join(p['fields'])}."
+        )
+        if p["missing"]:
+            note += f" Map a column to the required field(s): {', '.join(p['missing'])}."
+        return p["head"], mapping, note, "", None
 
     def do_import(file, kind, mapping, progress=gr.Progress(track_tqdm=True)):
-        from workspace import IngestError
-
         if not file:
             return "⚠️ Choose a file first.", None
         pairs = mapping.values.tolist() if hasattr(mapping, "values") else (mapping or [])

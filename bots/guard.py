@@ -8,7 +8,7 @@ Secure by default, the way Jupyter guards even a local server:
   opens ``/?key=KEY`` once, which sets an HttpOnly cookie and redirects to the same page without the key.
 * **The handoff queue needs the staff token**; with no ``staff_token`` configured it is closed.
 * **Open to anyone**: ``/healthz``, the widget page and the support API (sign-in, messages, transcript), whose
-  own tokens and per-customer policy are ``bots/support.py``'s job.
+  own tokens and per-customer policy are ``agent/support.py``'s job.
 * **Host allow-list**: loopback names, the configured ``host`` and ``allowed_hosts``; any other ``Host``
   (a re-bound DNS name) gets 400.
 * **Request bodies are capped** before anything parses them: ``Content-Length`` over the cap, or a body that

@@ -6,7 +6,7 @@
 
 Analyst cases talk to :meth:`PulseService.ask` (one conversation per case, so
 follow-ups see earlier turns). Support cases sign in at the
-:class:`~bots.support.SupportDesk` and talk through it, so the desk's code
+:class:`~agent.support.SupportDesk` and talk through it, so the desk's code
 policy (cross-customer refusals, confirmations, handoff) is what gets scored.
 A components suite checks floors on the trained models' cards.
 
@@ -64,7 +64,7 @@ def open_service(settings, suites: list[Suite], log_path: Path, progress: bool =
     (the real import path: validated, embedded, scored); the workspace itself
     is never written. The scratch copy is removed afterwards.
     """
-    from bots.service import PulseService
+    from agent.service import PulseService
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     scratch: Path | None = None
@@ -97,7 +97,7 @@ def open_service(settings, suites: list[Suite], log_path: Path, progress: bool =
 
 class Runner:
     def __init__(self, svc, desk=None, progress: bool = True, workspace_name: str | None = None):
-        from bots.support import SupportDesk
+        from agent.support import SupportDesk
 
         self.svc = svc
         self.workspace_name = workspace_name  # the user's workspace, when svc runs on a scratch copy
@@ -195,15 +195,15 @@ class Runner:
             if persona == "support":
                 if token is None:
                     return {"answer": "", "tool_calls": [], "error": "not signed in"}
-                return self.desk.ask(token, text)
-            return self.svc.ask(text, conversation_id=conv, channel=channel or "eval")
+                return dict(self.desk.ask(token, text))  # a turn's result, or below a sign-in's or an error's
+            return dict(self.svc.ask(text, conversation_id=conv, channel=channel or "eval"))
         except AgentInputError as e:
             return {"answer": "", "tool_calls": [], "error": str(e)}
         except Exception as e:  # noqa: BLE001 - one crashing turn fails its case, not the run
             return {"answer": "", "tool_calls": [], "error": f"the turn crashed: {type(e).__name__}: {e}"}
 
     def _signin(self, facts: dict) -> dict:
-        from bots.support import AuthError
+        from agent.support import AuthError
 
         cid = facts.pop("customer_id", "")
         try:

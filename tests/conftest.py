@@ -211,7 +211,7 @@ def webhook_sink():
 
 
 def served_service(trained_ws, tmp_path_factory, settings_factory, model: str, webhook: str | None = None, **kw):
-    from bots.service import PulseService
+    from agent.service import PulseService
 
     dst = tmp_path_factory.mktemp("served") / "ws"
     shutil.copytree(trained_ws, dst)

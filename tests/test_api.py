@@ -115,8 +115,8 @@ def test_metrics_count_requests_turns_and_tools(live, client, auth):
 def test_a_configured_server_key_is_the_one_required(live):
     from fastapi.testclient import TestClient
 
+    from agent.service import PulseService
     from bots.api import create_app
-    from bots.service import PulseService
 
     _, svc = live
     keyed = PulseService(svc.settings.model_copy(update={"server_key": "sekrit"}), svc.analyst, svc.support, svc.log)
@@ -168,8 +168,8 @@ def test_the_widget_and_the_support_api_stay_open_and_the_handoff_queue_needs_st
 def test_the_handoff_queue_is_closed_when_no_staff_token_is_set(live):
     from fastapi.testclient import TestClient
 
+    from agent.service import PulseService
     from bots.api import create_app
-    from bots.service import PulseService
 
     _, svc = live
     plain = PulseService(svc.settings.model_copy(update={"staff_token": None}), svc.analyst, svc.support, svc.log)
@@ -226,8 +226,8 @@ def test_a_conversation_name_does_not_join_another_clients_conversation(live, ke
     """Two clients name the same conversation: with different credentials, they get different ones."""
     from fastapi.testclient import TestClient
 
+    from agent.service import PulseService
     from bots.api import create_app
-    from bots.service import PulseService
 
     base, svc = live
     other = PulseService(svc.settings.model_copy(update={"server_key": "second-key"}), svc.analyst, svc.support, svc.log)

@@ -11,7 +11,7 @@ from tools import dashboard
 
 
 def test_snapshot_is_stored_read_back_and_rebuilt_when_the_data_changes(trained_ws, tmp_path, settings_factory):
-    from bots.service import PulseService
+    from agent.service import PulseService
 
     ws_path = tmp_path / "ws"
     shutil.copytree(trained_ws, ws_path)

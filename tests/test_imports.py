@@ -174,7 +174,7 @@ def test_an_integer_beyond_int64_is_a_clear_error_and_nothing_is_written(trained
 def test_an_import_while_another_process_holds_the_file_fails_clearly_and_the_service_keeps_serving(
     trained_ws, tmp_path, settings_factory
 ):
-    from bots.service import PulseService
+    from agent.service import PulseService
 
     ws_path = tmp_path / "ws"
     shutil.copytree(trained_ws, ws_path)

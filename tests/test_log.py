@@ -1,4 +1,4 @@
-"""The conversation log (bots/log.py): migrations, messages, feedback, support cases, on a real SQLite file."""
+"""The conversation log (agent/log.py): migrations, messages, feedback, support cases, on a real SQLite file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from bots.log import MIGRATIONS, Log
+from agent.log import MIGRATIONS, Log
 
 
 def test_migrations_run_once_in_order_and_survive_reopening(tmp_path):
@@ -22,7 +22,7 @@ def test_migrations_run_once_in_order_and_survive_reopening(tmp_path):
 
 
 def test_a_failing_migration_applies_nothing(tmp_path, monkeypatch):
-    import bots.log as mod
+    import agent.log as mod
 
     monkeypatch.setattr(mod, "MIGRATIONS", [*MIGRATIONS, "CREATE TABLE half (x INTEGER); THIS IS NOT SQL"])
     with pytest.raises(sqlite3.OperationalError):

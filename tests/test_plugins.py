@@ -64,8 +64,8 @@ def _mount_echo(app, svc):
 
 @pytest.mark.slow
 def test_a_tool_a_backend_and_a_channel_each_take_one_registration(trained_ws, tmp_path, settings_factory, scripted):
+    from agent.service import PulseService
     from bots.guard import server_key
-    from bots.service import PulseService
 
     model = scripted(["The text has 3 words."] * 4)
     TOOLS.register("word_count", _word_count)

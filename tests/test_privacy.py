@@ -132,8 +132,8 @@ def _all_text(ws_path) -> str:
 
 @pytest.mark.slow
 def test_planted_pii_is_masked_in_storage_search_sql_answers_and_the_log(trained_ws, settings_factory, tmp_path, scripted):
-    from bots.service import PulseService
-    from bots.support import SupportDesk
+    from agent.service import PulseService
+    from agent.support import SupportDesk
 
     writable_ws = tmp_path / "ws"
     shutil.copytree(trained_ws, writable_ws)
@@ -165,8 +165,8 @@ def test_planted_pii_is_masked_in_storage_search_sql_answers_and_the_log(trained
 
 @pytest.mark.slow
 def test_keep_policy_stores_as_given_but_the_analyst_sees_masked_unless_allowed(trained_ws, settings_factory, tmp_path, scripted):
+    from agent.service import PulseService
     from bots.cli import main
-    from bots.service import PulseService
 
     writable_ws = tmp_path / "ws"
     shutil.copytree(trained_ws, writable_ws)
@@ -192,8 +192,8 @@ def test_keep_policy_stores_as_given_but_the_analyst_sees_masked_unless_allowed(
 
 @pytest.mark.slow
 def test_forget_removes_a_customer_everywhere_and_marks_models_stale(trained_ws, settings_factory, tmp_path, capsys):
+    from agent.log import Log
     from bots.cli import main
-    from bots.log import Log
     from retrieval import Index
     from workspace import Workspace
 
@@ -247,3 +247,78 @@ def test_forget_removes_a_customer_everywhere_and_marks_models_stale(trained_ws,
     assert "c-pii" in card["stale"]
     assert main(["--workspace", str(ws_path), "forget", "--customer", "c-pii"]) == 0
     assert "nothing found" in capsys.readouterr().out
+
+
+def test_the_dashboard_shows_the_analyst_no_raw_pii_even_when_it_is_stored(settings_factory, tmp_path, scripted):
+    from agent.service import PulseService
+    from bots.cli import main
+
+    ws_path = tmp_path / "ws"
+    s = settings_factory(ws_path)
+    assert main(["--workspace", str(ws_path), "privacy", "--policy", "keep"]) == 0
+    text = f"Our shop http://198.51.100.23/shop is down again, write to {EMAIL} #outage"
+    posts = [
+        {"post_id": f"p{i}", "author": f"a{i % 5}", "text": text, "created_at": f"2024-01-{1 + i % 28:02d}"} for i in range(40)
+    ]
+    _import(ws_path, s, "posts", posts, tmp_path)
+    assert "198.51.100.23" in _all_text(ws_path) and EMAIL in _all_text(ws_path)  # keep: stored as given
+    svc = PulseService.open(s, chat_model=scripted(["ok"]))
+    try:
+        snap = svc.rebuild_dashboard()
+    finally:
+        svc.close()
+    # the planted link is one of the dashboard's top entities, masked; nothing raw is shown or stored
+    assert "http://[IP]/shop" in [e[0] for e in snap["entities"]], snap["entities"]
+    for seen in (json.dumps(snap, default=str), (ws_path / "dashboard.json").read_text()):
+        assert "198.51.100.23" not in seen and EMAIL not in seen
+
+
+_FORGET_CHILD = r"""
+import os, signal, sys
+from workspace import Workspace
+from bots.cli import main
+
+real = Workspace.refresh_documents
+def refresh_then_die(self, *a, **kw):
+    real(self, *a, **kw)
+    os.kill(os.getpid(), signal.SIGKILL)  # the rows and documents are deleted, the transaction not committed
+Workspace.refresh_documents = refresh_then_die
+main(["--workspace", sys.argv[1], "forget", "--customer", "c-pii"])
+"""
+
+
+@pytest.mark.slow
+def test_forget_killed_mid_transaction_loses_nothing_and_can_be_run_again(trained_ws, settings_factory, tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+
+    from bots.cli import main
+    from retrieval import Index
+    from workspace import Workspace
+
+    ws_path = tmp_path / "ws"
+    shutil.copytree(trained_ws, ws_path)
+    s = settings_factory(ws_path)
+    _planted(ws_path, s, tmp_path)
+
+    def theirs() -> dict:
+        with Workspace.open(ws_path, read_only=True) as ws:
+            n = ws.query(
+                "SELECT (SELECT count(*) FROM customers WHERE customer_id = 'c-pii') AS c, "
+                "(SELECT count(*) FROM reviews WHERE customer_id = 'c-pii') AS r, "
+                "(SELECT count(*) FROM documents WHERE ref_id IN ('r-pii', 'p-pii')) AS d, "
+                "(SELECT count(*) FROM documents) AS docs, (SELECT count(*) FROM embeddings) AS vecs"
+            )[0]
+            assert n["docs"] == n["vecs"]  # documents and stored vectors always agree
+            assert Index.open(ws, s).ntotal == n["vecs"]
+            return n
+
+    before = theirs()
+    assert (before["c"], before["r"], before["d"]) == (1, 1, 2)
+    p = subprocess.run([sys.executable, "-c", _FORGET_CHILD, str(ws_path)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == -signal.SIGKILL, p.stderr[-2000:]
+    assert theirs() == before  # the transaction never committed: all of it is still there, nothing half-deleted
+    assert main(["--workspace", str(ws_path), "forget", "--customer", "c-pii"]) == 0  # and forgetting then completes
+    after = theirs()
+    assert (after["c"], after["r"], after["d"]) == (0, 0, 0) and after["docs"] == before["docs"] - 2

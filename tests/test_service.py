@@ -1,4 +1,4 @@
-"""The agent core the channels share (bots/service.py), on the served test workspace with the small model:
+"""The agent core the channels share (agent/service.py), on the served test workspace with the small model:
 event order of a streamed turn, Stop (closing the stream ends generation), and turns queueing."""
 
 from __future__ import annotations

@@ -50,11 +50,15 @@ __all__ = [
     "score_documents",
     "labelled_sets",
     "vader_label",
+    "vader_compound",
     "sentiment_trend",
     "sentiment",
 ]
 
 LABELS = ("negative", "neutral", "positive")
+#: the labels and groupings in Chinese summaries
+LABELS_ZH = {"negative": "负面", "neutral": "中性", "positive": "正面"}
+_BY_ZH = {"day": "日", "week": "周", "month": "月", "product": "商品", "customer": "客户"}
 LABELLED_SOURCE = ("vaderSentiment==3.3.2", "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9")
 _HUTTO = {"movies": "movieReviewSnippets", "amazon": "amazonReviewSnippets", "nyt": "nytEditorialSnippets", "tweets": "tweets"}
 TRAIN_SETS = ("movies", "amazon")  # 80% trained on, 20% tested
@@ -71,6 +75,11 @@ def _band_label(x: float) -> int:
 
 
 _VADER = None
+
+
+def vader_compound(text: str) -> float:
+    """VADER's compound score of ``text``, -1 (most negative) to +1."""
+    return _vader().polarity_scores(text)["compound"]
 
 
 def _vader():
@@ -418,14 +427,17 @@ class SentimentArgs(SliceArgs):
     ],
 )
 def sentiment(ctx: ToolContext, args: SentimentArgs) -> ToolResult:
+    zh = ctx.lang == "zh"
     if args.text:
         model = SentimentModel.load(ctx.ws.path)
         r = model.predict([args.text], ctx.index.embedder)[0]
+        p = (r["p_negative"], r["p_neutral"], r["p_positive"])
         return ToolResult(
             data=r,
             summary=(
-                f"The text is {r['label']} (p negative {r['p_negative']:.2f}, neutral "
-                f"{r['p_neutral']:.2f}, positive {r['p_positive']:.2f})."
+                f"这段文字是{LABELS_ZH[r['label']]}的（负面概率 {p[0]:.2f}，中性 {p[1]:.2f}，正面 {p[2]:.2f}）。"
+                if zh
+                else f"The text is {r['label']} (p negative {p[0]:.2f}, neutral {p[1]:.2f}, positive {p[2]:.2f})."
             ),
         )
     _require_scores(ctx.ws)
@@ -447,7 +459,10 @@ def sentiment(ctx: ToolContext, args: SentimentArgs) -> ToolResult:
     if not tot["n"]:
         raise ToolError(f"the {args.describe()} have no sentiment scores yet: run `pulse train`")
     summary = [
-        f"Sentiment of {tot['n']} {args.describe()}: {tot['pct_negative']}% negative, {tot['pct_neutral']}% neutral, "
+        f"{tot['n']} 条{args.describe('zh')}的情感：负面 {tot['pct_negative']}%，中性 {tot['pct_neutral']}%，"
+        f"正面 {tot['pct_positive']}%（平均得分 {tot['mean_score']}，范围 -1 到 +1）。"
+        if zh
+        else f"Sentiment of {tot['n']} {args.describe()}: {tot['pct_negative']}% negative, {tot['pct_neutral']}% neutral, "
         f"{tot['pct_positive']}% positive (mean score {tot['mean_score']} on -1..+1)."
     ]
     data, chart = {"overall": tot}, None
@@ -457,7 +472,10 @@ def sentiment(ctx: ToolContext, args: SentimentArgs) -> ToolResult:
         if args.by in ("day", "week", "month"):
             shown = groups[-12:]
             summary.append(
-                f"By {args.by} (last {len(shown)} of {len(groups)}): "
+                f"按{_BY_ZH[args.by]}（最近 {len(shown)} 个，共 {len(groups)} 个）："
+                + "；".join(f"{g['grp']:%Y-%m-%d} 负面 {100 * g['share_negative']:.1f}%（共 {g['n']} 条）" for g in shown)
+                if zh
+                else f"By {args.by} (last {len(shown)} of {len(groups)}): "
                 + "; ".join(f"{g['grp']:%Y-%m-%d} {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in shown)
             )
             chart = {
@@ -479,7 +497,12 @@ def sentiment(ctx: ToolContext, args: SentimentArgs) -> ToolResult:
         else:
             worst = sorted((g for g in groups if g["n"] >= 5), key=lambda g: -g["share_negative"])[:8]
             summary.append(
-                f"Most negative {args.by}s (at least 5 documents): "
+                f"最负面的{_BY_ZH[args.by]}（至少 5 条）："
+                + "；".join(
+                    f"{_BY_ZH[args.by]} {g['grp']}：负面 {100 * g['share_negative']:.1f}%（共 {g['n']} 条）" for g in worst
+                )
+                if zh
+                else f"Most negative {args.by}s (at least 5 documents): "
                 + "; ".join(f"{args.by} {g['grp']}: {100 * g['share_negative']:.1f}% negative of {g['n']}" for g in worst)
             )
             chart = {

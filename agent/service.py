@@ -13,7 +13,7 @@ one local model instead of being dropped), the conversation log, metrics, and
 the few things a front end needs besides chat: feedback, charts as PNG files,
 tool runs for dashboards and alert polling, and imports.
 What it leaves out: the channels themselves (``bots/*``) and support policy
-(``bots/support.py``).
+(``agent/support.py``).
 """
 
 from __future__ import annotations
@@ -24,19 +24,19 @@ import queue
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
-from agent import Agent
-from agent.agents import AgentInputError
 from pulse.config import Settings
 from pulse.errors import UserError
 from tools import REGISTRY, SUPPORT_TOOLS, ToolError, ToolResult
-from workspace import privacy
+from workspace import IngestError, privacy
 
+from .agents import Agent, AgentInputError
 from .log import Log
 from .metrics import Metrics
+from .results import StepEvent, StreamEvent, TurnResult
 
-__all__ = ["PulseService", "SUPPORT_PROMPTS", "TurnCancelled"]
+__all__ = ["PulseService", "SUPPORT_PROMPTS", "TurnCancelled", "IngestError"]
 
 #: The support persona's prompt files (agent/prompts/): same graph, different words.
 SUPPORT_PROMPTS = {"route": "support_route", "chat": "support_chat", "answer": "support_answer"}
@@ -93,7 +93,7 @@ class PulseService:
         on_step: Callable[[dict], None] | None = None,
         customer_id: str | None = None,
         tool: tuple[str, dict] | None = None,
-    ) -> dict:
+    ) -> TurnResult:
         """One turn, logged. Returns the agent's result plus ``conversation_id`` and ``message_id``.
 
         Raises :class:`AgentInputError` for an empty or over-long message (nothing is logged then).
@@ -141,7 +141,7 @@ class PulseService:
         channel: str = "web",
         customer_id: str | None = None,
         tool: tuple[str, dict] | None = None,
-    ) -> Iterator[dict]:
+    ) -> Iterator[StreamEvent]:
         """The same turn as events: ``{"type": "step"|"token"|"done"|"error", ...}``; ``done`` carries the result.
 
         The turn runs in a worker thread; while the model is busy with another
@@ -166,7 +166,7 @@ class PulseService:
                     conversation_id,
                     channel,
                     on_token=token,
-                    on_step=lambda e: q.put({"type": "step", "step": e["type"], **{k: v for k, v in e.items() if k != "type"}}),
+                    on_step=lambda e: q.put(_step_event(e)),
                     customer_id=customer_id,
                     tool=tool,
                 )
@@ -264,6 +264,27 @@ class PulseService:
         )
         return rows[0] if rows else None
 
+    def preview_file(self, path: Path, kind: str, rows: int = 10) -> dict:
+        """What an import of ``path`` as ``kind`` would read: its first ``rows`` rows, the guessed column mapping,
+        the kind's fields and the required ones no column maps to. Raises ``ValueError`` for an unreadable file."""
+        from workspace import FIELDS, guess_mapping, read_table
+
+        try:
+            df = read_table(Path(path), progress=False)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix: one clear error
+            raise ValueError(str(e)) from None
+        fields = FIELDS[kind][2]
+        guess = guess_mapping(df.columns, kind)
+        missing = [f for f, spec in fields.items() if spec.required and f not in guess.values()]
+        return {
+            "head": df.head(rows),
+            "n_rows": len(df),
+            "columns": list(df.columns),
+            "mapping": guess,
+            "fields": list(fields),
+            "missing": missing,
+        }
+
     def import_file(self, path: Path, kind: str, mapping: dict | None = None, progress: bool = True) -> dict:
         """Import a user's file through the one import pipeline (``tools.imports``); all or nothing.
 
@@ -299,7 +320,12 @@ class PulseService:
         }
 
 
-def _masked(result: dict) -> dict:
+def _step_event(e: dict) -> StepEvent:
+    """The agent's ``{"type": "tool_start"|"tool_end", ...}`` as a stream's step event."""
+    return cast(StepEvent, {"type": "step", "step": e["type"], **{k: v for k, v in e.items() if k != "type"}})
+
+
+def _masked(result: TurnResult) -> TurnResult:
     """A turn's result with personal data masked in the answer, the sources and the tools' summaries and data."""
     result["answer"] = privacy.redact(result["answer"])
     for src in result.get("sources") or []:

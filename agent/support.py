@@ -37,12 +37,13 @@ import hashlib
 import re
 import secrets
 import threading
-from typing import Iterator
+from typing import Iterator, cast
 
-from agent.agents import MAX_QUESTION_CHARS, AgentInputError
 from pulse.errors import UserError
 from workspace import privacy
 
+from .agents import MAX_QUESTION_CHARS, AgentInputError
+from .results import StreamEvent, TurnResult
 from .service import PulseService
 
 __all__ = ["SupportDesk", "AuthError", "SessionError"]
@@ -163,7 +164,7 @@ class SupportDesk:
 
     # -- a message -------------------------------------------------------------------------------
 
-    def stream(self, token: str, text: str) -> Iterator[dict]:
+    def stream(self, token: str, text: str) -> Iterator[StreamEvent]:
         """Answer one message as events (``step``, ``token``, ``done``, ``error``), applying the policy first."""
         s = self.session(token)
         me, conv = s["customer_id"], s["conversation_id"]
@@ -183,16 +184,16 @@ class SupportDesk:
         if canned is not None:
             self.svc.log.add_message(conv, "user", text, question=text)
             canned["message_id"] = self.svc.log.add_message(conv, "assistant", canned["answer"], question=text)
-            canned.update(conversation_id=conv, tool_calls=[], sources=[], charts=[])
+            canned.update(conversation_id=conv, tool_calls=[], sources=[], charts=[], timings={})
             yield {"type": "token", "text": canned["answer"]}
-            yield {"type": "done", "result": canned}
+            yield {"type": "done", "result": cast(TurnResult, canned)}
             return
         for ev in self.svc.stream(text, conv, channel="support", customer_id=me):
             if ev["type"] == "done":
-                ev["result"].update(self._after(s, text, ev["result"]))
+                ev["result"].update(cast(TurnResult, self._after(s, text, ev["result"])))
             yield ev
 
-    def ask(self, token: str, text: str) -> dict:
+    def ask(self, token: str, text: str) -> TurnResult:
         """:meth:`stream` collected: the final result, or raises ``AgentInputError`` for bad input."""
         for ev in self.stream(token, text):
             if ev["type"] == "error":
@@ -255,9 +256,9 @@ class SupportDesk:
         return bool(ids - known)
 
     def _strongly_negative(self, text: str) -> bool:
-        from tools.sentiment import _vader
+        from tools.sentiment import vader_compound
 
-        compound = _vader().polarity_scores(text)["compound"]
+        compound = vader_compound(text)
         if compound > -0.5:
             return False
         try:
@@ -288,7 +289,7 @@ class SupportDesk:
             "handoff_id": h["id"],
         }
 
-    def _after(self, s: dict, text: str, result: dict) -> dict:
+    def _after(self, s: dict, text: str, result: TurnResult) -> dict:
         """What a model turn leaves behind: a proposed write to confirm, or a handoff the model chose."""
         extra: dict = {}
         for c in result["tool_calls"]:
