@@ -189,43 +189,63 @@ SEGMENTS_ZH = {
 }
 
 
+#: the portrait's sentences per language; :func:`describe` fills them from the same figures
+_TEXT = {
+    "en": {
+        "head": "Customer {id}; ",
+        "orders": "{orders} orders, ${spent:,.2f} spent, last order {days} days before the data's end; "
+        "RFM {R}-{F}-{M}, segment {segment} ({share:.1f}% of customers)",
+        "churn": "churn risk {risk:.0f}% (no order in the next {horizon} days)",
+        "rated": "{n} ratings; rates most: {top}",
+        "bought": "buys most: {top}",
+        "item": "{interest} ({n})",
+        "and": ", ",
+        "sep": "; ",
+        "end": ".",
+    },
+    "zh": {
+        "head": "客户 {id}：",
+        "orders": "{orders} 笔订单，消费 ${spent:,.2f}，最后一次下单在数据截止前 {days} 天；"
+        "RFM {R}-{F}-{M}，分群：{segment}（占客户的 {share:.1f}%）",
+        "churn": "流失风险 {risk:.0f}%（未来 {horizon} 天内不再下单）",
+        "rated": "{n} 条评分；评分最多的是：{top}",
+        "bought": "购买最多的是：{top}",
+        "item": "{interest}（{n}）",
+        "and": "、",
+        "sep": "；",
+        "end": "。",
+    },
+}
+
+
 def describe(p: dict, lang: str = "en") -> str:
-    """The portrait as text, in English or (``lang="zh"``) Chinese."""
-    if lang == "zh":
-        return _describe_zh(p)
-    parts = [f"Customer {p['customer_id']}"]
-    if "segment" in p:
-        parts.append(
-            f"{p['orders']} orders, ${p['total_spent']:,.2f} spent, last order {p['days_since_last_order']} days "
-            f"before the data's end; RFM {p['rfm']['R']}-{p['rfm']['F']}-{p['rfm']['M']}, segment {p['segment']} "
-            f"({100 * p['segment_share']:.1f}% of customers)"
-        )
-        if p.get("churn_risk") is not None:
-            parts.append(f"churn risk {100 * p['churn_risk']:.0f}% (no order in the next {p['churn_horizon_days']} days)")
-    if p.get("ratings"):
-        top = ", ".join(f"{i['interest']} ({i['n']})" for i in p["interests"]["rated"][:4])
-        parts.append(f"{p['ratings']} ratings; rates most: {top}")
-    if p["interests"]["bought"]:
-        parts.append("buys most: " + ", ".join(f"{i['interest']} ({i['n']})" for i in p["interests"]["bought"][:4]))
-    return "; ".join(parts) + "."
+    """The portrait as text, in English or (``lang="zh"``) Chinese: the same figures in both."""
+    t = _TEXT[lang]
+    seg_name = SEGMENTS_ZH if lang == "zh" else {}
 
+    def top(items: list[dict]) -> str:
+        return t["and"].join(t["item"].format(interest=i["interest"], n=i["n"]) for i in items[:4])
 
-def _describe_zh(p: dict) -> str:
     parts = []
     if "segment" in p:
-        seg = SEGMENTS_ZH.get(p["segment"], p["segment"])
         parts.append(
-            f"{p['orders']} 笔订单，消费 ${p['total_spent']:,.2f}，最后一次下单在数据截止前 {p['days_since_last_order']} 天；"
-            f"RFM {p['rfm']['R']}-{p['rfm']['F']}-{p['rfm']['M']}，分群：{seg}（占客户的 {100 * p['segment_share']:.1f}%）"
+            t["orders"].format(
+                orders=p["orders"],
+                spent=p["total_spent"],
+                days=p["days_since_last_order"],
+                **p["rfm"],
+                segment=seg_name.get(p["segment"], p["segment"]),
+                share=100 * p["segment_share"],
+            )
         )
         if p.get("churn_risk") is not None:
-            parts.append(f"流失风险 {100 * p['churn_risk']:.0f}%（未来 {p['churn_horizon_days']} 天内不再下单）")
+            parts.append(t["churn"].format(risk=100 * p["churn_risk"], horizon=p["churn_horizon_days"]))
     if p.get("ratings"):
-        top = "、".join(f"{i['interest']}（{i['n']}）" for i in p["interests"]["rated"][:4])
-        parts.append(f"{p['ratings']} 条评分；评分最多的是：{top}")
+        parts.append(t["rated"].format(n=p["ratings"], top=top(p["interests"]["rated"])))
     if p["interests"]["bought"]:
-        parts.append("购买最多的是：" + "、".join(f"{i['interest']}（{i['n']}）" for i in p["interests"]["bought"][:4]))
-    return f"客户 {p['customer_id']}：" + "；".join(parts) + "。"
+        parts.append(t["bought"].format(top=top(p["interests"]["bought"])))
+    head = t["head"].format(id=p["customer_id"])
+    return (head + t["sep"].join(parts) if parts else head.rstrip("; ：")) + t["end"]
 
 
 class CustomerArgs(BaseModel):

@@ -155,45 +155,48 @@ def trending(found: pd.DataFrame, min_count: int = 3, top: int = 10) -> list[dic
     return sorted(rows, key=lambda r: (-r["lift"], -r["count"]))[:top]
 
 
-def _summary(docs: pd.DataFrame, args: SliceArgs, top: list[dict], trend: list[dict]) -> list[str]:
-    ner_note = f" (named entities from the {min(len(docs), MAX_NER_DOCS)} most recent)" if len(docs) > MAX_NER_DOCS else ""
-    lines = [
-        f"Entities in {len(docs)} {args.describe()}{ner_note}. Most mentioned: "
-        + "; ".join(f"{r['entity']} ({r['type']}) {r['count']}" for r in top[:15])
-        + "."
-    ]
-    if trend:
-        lines.append(
-            f"Trending ({trend[0]['period']} vs the period before): "
-            + "; ".join(f"{r['entity']} ({r['type']}) {r['count']} vs {r['previous']}" for r in trend[:8])
-            + "."
-        )
-    return lines
-
-
 #: entity types in Chinese summaries
 TYPES_ZH = {"hashtag": "话题标签", "mention": "提及", "url": "链接", "cashtag": "股票代码", "product": "商品", "category": "类别"}
 TYPES_ZH |= {"person": "人名", "org": "机构", "gpe": "地名", "loc": "地点", "norp": "群体", "work_of_art": "作品"}
 TYPES_ZH |= {"event": "事件", "fac": "设施"}
+#: the summary's sentences per language, filled from the same counts
+_TEXT = {
+    "en": {
+        "head": "Entities in {n} {slice}{note}. Most mentioned: ",
+        "note": " (named entities from the {k} most recent)",
+        "one": "{entity} ({type})",
+        "trend": "Trending ({period} vs the period before): ",
+        "vs": "{one} {count} vs {previous}",
+        "to": " to ",
+        "sep": "; ",
+        "end": ".",
+    },
+    "zh": {
+        "head": "{n} 条{slice}中的实体{note}。提到最多的：",
+        "note": "（命名实体取自最近的 {k} 条）",
+        "one": "{entity}（{type}）",
+        "trend": "上升最快（{period}对比前一时段）：",
+        "vs": "{one} {count} 对 {previous}",
+        "to": " 至 ",
+        "sep": "；",
+        "end": "。",
+    },
+}
 
 
-def _summary_zh(docs: pd.DataFrame, args: SliceArgs, top: list[dict], trend: list[dict]) -> list[str]:
+def _summary(docs: pd.DataFrame, args: SliceArgs, top: list[dict], trend: list[dict], lang: str = "en") -> list[str]:
+    t, types = _TEXT[lang], TYPES_ZH if lang == "zh" else {}
+
     def one(r: dict) -> str:
-        return f"{r['entity']}（{TYPES_ZH.get(r['type'], r['type'])}）"
+        return t["one"].format(entity=r["entity"], type=types.get(r["type"], r["type"]))
 
-    note = f"（命名实体取自最近的 {MAX_NER_DOCS} 条）" if len(docs) > MAX_NER_DOCS else ""
-    lines = [
-        f"{len(docs)} 条{args.describe('zh')}中的实体{note}。提到最多的："
-        + "；".join(f"{one(r)} {r['count']}" for r in top[:15])
-        + "。"
-    ]
+    note = t["note"].format(k=min(len(docs), MAX_NER_DOCS)) if len(docs) > MAX_NER_DOCS else ""
+    head = t["head"].format(n=len(docs), slice=args.describe(lang), note=note)
+    lines = [head + t["sep"].join(f"{one(r)} {r['count']}" for r in top[:15]) + t["end"]]
     if trend:
-        period = trend[0]["period"].replace(" to ", " 至 ")
-        lines.append(
-            f"上升最快（{period}对比前一时段）："
-            + "；".join(f"{one(r)} {r['count']} 对 {r['previous']}" for r in trend[:8])
-            + "。"
-        )
+        period = trend[0]["period"].replace(" to ", t["to"])
+        rising = t["sep"].join(t["vs"].format(one=one(r), count=r["count"], previous=r["previous"]) for r in trend[:8])
+        lines.append(t["trend"].format(period=period) + rising + t["end"])
     return lines
 
 
@@ -247,7 +250,7 @@ def entities(ctx: ToolContext, args: EntitiesArgs) -> ToolResult:
         .to_dict("records")
     )
     trend = trending(found)
-    lines = _summary_zh(docs, args, top, trend) if zh else _summary(docs, args, top, trend)
+    lines = _summary(docs, args, top, trend, ctx.lang if ctx.lang in _TEXT else "en")
     chart = {
         "type": "bar",
         "title": f"Most mentioned entities: {args.describe()}",

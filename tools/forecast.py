@@ -443,30 +443,64 @@ def _r(x) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
 
 
+UNIT_ZH = {"H": "小时", "D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
+METRIC_ZH = {"revenue": "收入", "orders": "订单数", "units": "销量"}
+#: the forecast's sentences per language; :func:`describe` fills them from the same figures
+_TEXT = {
+    "en": {
+        "head": "Forecast of {series} for the next {h} {unit} ({start} to {end}) with {model}, chosen by backtest over "
+        "{windows} window(s): total {total} (sum of the per-period forecasts).",
+        "combo": "the mean of {models} ({combo})",
+        "backtest": "Backtest MASE {mase} vs seasonal naive {base_mase}; sMAPE {smape} vs {base_smape}.",
+        "periods": "Per period: ",
+        "left_out": "Left out of the fit and the chart: ",
+        "and": ", ",
+        "sep": "; ",
+        "end": ".",
+    },
+    "zh": {
+        "head": "未来 {h} {unit}（{start} 至 {end}）的{series}预测，模型为{model}，经 {windows} 个窗口回测选出："
+        "合计 {total}（各期预测之和）。",
+        "combo": "{models} 的平均（{combo}）",
+        "backtest": "回测 MASE {mase}，季节性朴素基线 {base_mase}；sMAPE {smape}，基线 {base_smape}。",
+        "periods": "各期：",
+        "left_out": "未纳入拟合和图表：",
+        "and": "、",
+        "sep": "；",
+        "end": "。",
+    },
+}
+
+
 def describe(r: dict, unit: str = "", lang: str = "en", series_zh: str | None = None) -> str:
-    """The forecast as text, in English or (``lang="zh"``) Chinese; figures are the same in both."""
-    if lang == "zh":
-        return _describe_zh(r, unit, series_zh or r["series"])
-    f = r["forecast"]
-    total = sum(p["yhat"] for p in f)
+    """The forecast as text, in English or (``lang="zh"``, with ``series_zh`` naming the series) Chinese; the
+    figures are the same in both."""
+    t, f = _TEXT[lang], r["forecast"]
     b, base = r["backtest"].get(r["model"], {}), r["backtest"].get(r["baseline"], {})
-    model = r["model"] if r["model"] != COMBO else f"the mean of {', '.join(r.get('combo_of') or [])} ({COMBO})"
-    lines = [
-        f"Forecast of {r['series']} for the next {r['horizon']} {UNIT[r['freq']][1 if r['horizon'] != 1 else 0]} "
-        f"({f[0]['ds']} to {f[-1]['ds']}) with {model}, chosen by backtest over {r['backtest_windows']} window(s): "
-        f"total {unit}{total:,.2f} (sum of the per-period forecasts).",
-        f"Backtest MASE {b.get('mase')} vs seasonal naive {base.get('mase')}; sMAPE {b.get('smape')} vs {base.get('smape')}.",
-        "Per period: "
-        + "; ".join(f"{p['ds']} {unit}{p['yhat']:,.2f} [{unit}{p['lo_80']:,.2f}, {unit}{p['hi_80']:,.2f}]" for p in f[:13])
-        + (" ..." if len(f) > 13 else ""),
-    ]
+    model = r["model"] if r["model"] != COMBO else t["combo"].format(models=t["and"].join(r.get("combo_of") or []), combo=COMBO)
+    head = t["head"].format(
+        series=series_zh or r["series"] if lang == "zh" else r["series"],
+        h=r["horizon"],
+        unit=UNIT_ZH[r["freq"]] if lang == "zh" else UNIT[r["freq"]][1 if r["horizon"] != 1 else 0],
+        start=f[0]["ds"],
+        end=f[-1]["ds"],
+        model=model,
+        windows=r["backtest_windows"],
+        total=f"{unit}{sum(p['yhat'] for p in f):,.2f}",
+    )
+    backtest = t["backtest"].format(
+        mase=b.get("mase"), base_mase=base.get("mase"), smape=b.get("smape"), base_smape=base.get("smape")
+    )
+    periods = t["sep"].join(
+        f"{p['ds']} {unit}{p['yhat']:,.2f} [{unit}{p['lo_80']:,.2f}, {unit}{p['hi_80']:,.2f}]" for p in f[:13]
+    )
+    lines = [head, backtest, t["periods"] + periods + (" ..." if len(f) > 13 else "")]
     if r.get("left_out"):
-        lines.append("Left out of the fit and the chart: " + "; ".join(r["left_out"]) + ".")
+        notes = [_note_zh(n, r["freq"]) for n in r["left_out"]] if lang == "zh" else r["left_out"]
+        lines.append(t["left_out"] + t["sep"].join(notes) + t["end"])
     return "\n".join(lines)
 
 
-UNIT_ZH = {"H": "小时", "D": "天", "W": "周", "M": "个月", "Q": "个季度", "Y": "年"}
-METRIC_ZH = {"revenue": "收入", "orders": "订单数", "units": "销量"}
 _NOTE = re.compile(r"the (last|first) \w+ \(from (\S+)\) is incomplete: the data (?:ends|starts) (\S+)")
 
 
@@ -480,24 +514,6 @@ def _note_zh(note: str, freq: str) -> str:
     if which == "last":
         return f"最后一{u}（自 {start} 起）不完整：数据止于 {edge}"
     return f"第一{u}（自 {start} 起）不完整：数据始于 {edge}"
-
-
-def _describe_zh(r: dict, unit: str, series: str) -> str:
-    f = r["forecast"]
-    total = sum(p["yhat"] for p in f)
-    b, base = r["backtest"].get(r["model"], {}), r["backtest"].get(r["baseline"], {})
-    model = r["model"] if r["model"] != COMBO else f"{'、'.join(r.get('combo_of') or [])} 的平均（{COMBO}）"
-    lines = [
-        f"未来 {r['horizon']} {UNIT_ZH[r['freq']]}（{f[0]['ds']} 至 {f[-1]['ds']}）的{series}预测，模型为{model}，"
-        f"经 {r['backtest_windows']} 个窗口回测选出：合计 {unit}{total:,.2f}（各期预测之和）。",
-        f"回测 MASE {b.get('mase')}，季节性朴素基线 {base.get('mase')}；sMAPE {b.get('smape')}，基线 {base.get('smape')}。",
-        "各期："
-        + "；".join(f"{p['ds']} {unit}{p['yhat']:,.2f} [{unit}{p['lo_80']:,.2f}, {unit}{p['hi_80']:,.2f}]" for p in f[:13])
-        + (" ..." if len(f) > 13 else ""),
-    ]
-    if r.get("left_out"):
-        lines.append("未纳入拟合和图表：" + "；".join(_note_zh(n, r["freq"]) for n in r["left_out"]) + "。")
-    return "\n".join(lines)
 
 
 class ForecastArgs(BaseModel):

@@ -189,73 +189,70 @@ def analyse_product(ws, product_id: str, top: int = 5) -> dict:
     return out
 
 
+#: the analysis's sentences per language; :func:`describe` fills them from the same figures
+_TEXT = {
+    "en": {
+        "head": "Product {id} ({name}): {n} reviews, average {avg} of 5 ({dist}).",
+        "complaints": "Top complaints",
+        "praise": "Top praise",
+        "aspect": "'{aspect}' ({critical} critical / {positive} positive reviews",
+        "quote": ', e.g. "{quote}"{mark}',
+        "close": ")",
+        "none": "{head}: none stand out.",
+        "change": "Change: since {since} ({recent} reviews) the average rating is {avg_recent} vs {avg_earlier} before; "
+        "share negative {neg_recent:.1f}% vs {neg_earlier:.1f}%.",
+        "no_change": "Change over time: these reviews carry no dates (or too few), so no trend can be shown.",
+        "colon": ": ",
+        "and": ", ",
+        "sep": "; ",
+    },
+    "zh": {
+        "head": "商品 {id}（{name}）：{n} 条评论，平均 {avg} 分（满分 5；{dist}）。",
+        "complaints": "主要差评",
+        "praise": "主要好评",
+        "aspect": "“{aspect}”（{critical} 条差评 / {positive} 条好评",
+        "quote": "，例如“{quote}”{mark}",
+        "close": "）",
+        "none": "{head}：没有突出的方面。",
+        "change": "变化：{since} 以来（{recent} 条评论）平均分 {avg_recent}，之前 {avg_earlier}；"
+        "负面占比 {neg_recent:.1f}%，之前 {neg_earlier:.1f}%。",
+        "no_change": "随时间的变化：这些评论没有日期（或太少），无法显示趋势。",
+        "colon": "：",
+        "and": "，",
+        "sep": "；",
+    },
+}
+
+
 def describe(r: dict, cite: dict[str, int] | None = None, lang: str = "en") -> str:
-    """The analysis as text; ``cite`` (review id -> source number) adds a marker after each quoted example."""
-    cite = cite or {}
-    if lang == "zh":
-        return _describe_zh(r, cite)
+    """The analysis as text, in English or (``lang="zh"``) Chinese; ``cite`` (review id -> source number) adds a
+    marker after each quoted example."""
+    cite, t = cite or {}, _TEXT[lang]
 
-    def mark(a: dict) -> str:
+    def one(a: dict) -> str:
         n = cite.get((a.get("quoted_reviews") or [None])[0])
-        return f" [{n}]" if n else ""
+        quote = t["quote"].format(quote=a["quotes"][0][:120], mark=f" [{n}]" if n else "") if a["quotes"] else ""
+        return t["aspect"].format(aspect=a["aspect"], critical=a["critical"], positive=a["positive"]) + quote + t["close"]
 
-    dist = ", ".join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
-    lines = [f"Product {r['product_id']} ({r['name']}): {r['reviews']} reviews, average {r['avg_rating']} of 5 ({dist})."]
-    for head, key in (("Top complaints", "complaints"), ("Top praise", "praise")):
-        items = r[key]
-        if items:
-            lines.append(
-                f"{head}: "
-                + "; ".join(
-                    f"'{a['aspect']}' ({a['critical']} critical / {a['positive']} positive reviews"
-                    + (f', e.g. "{a["quotes"][0][:120]}"{mark(a)}' if a["quotes"] else "")
-                    + ")"
-                    for a in items
-                )
-            )
-        else:
-            lines.append(f"{head}: none stand out.")
+    dist = t["and"].join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
+    lines = [t["head"].format(id=r["product_id"], name=r["name"], n=r["reviews"], avg=r["avg_rating"], dist=dist)]
+    for key in ("complaints", "praise"):
+        head, items = t[key], r[key]
+        lines.append(head + t["colon"] + t["sep"].join(one(a) for a in items) if items else t["none"].format(head=head))
     c = r["change"]
     if c:
         lines.append(
-            f"Change: since {c['since']} ({c['recent_reviews']} reviews) the average rating is {c['avg_rating_recent']} "
-            f"vs {c['avg_rating_earlier']} before; share negative {100 * c['share_negative_recent']:.1f}% vs "
-            f"{100 * c['share_negative_earlier']:.1f}%."
-        )
-    else:
-        lines.append("Change over time: these reviews carry no dates (or too few), so no trend can be shown.")
-    return "\n".join(lines)
-
-
-def _describe_zh(r: dict, cite: dict[str, int]) -> str:
-    def mark(a: dict) -> str:
-        n = cite.get((a.get("quoted_reviews") or [None])[0])
-        return f" [{n}]" if n else ""
-
-    dist = "，".join(f"{k}★ {v}" for k, v in sorted(r["rating_distribution"].items(), reverse=True))
-    lines = [f"商品 {r['product_id']}（{r['name']}）：{r['reviews']} 条评论，平均 {r['avg_rating']} 分（满分 5；{dist}）。"]
-    for head, key in (("主要差评", "complaints"), ("主要好评", "praise")):
-        items = r[key]
-        if not items:
-            lines.append(f"{head}：没有突出的方面。")
-            continue
-        lines.append(
-            f"{head}："
-            + "；".join(
-                f"“{a['aspect']}”（{a['critical']} 条差评 / {a['positive']} 条好评"
-                + (f"，例如“{a['quotes'][0][:120]}”{mark(a)}" if a["quotes"] else "")
-                + "）"
-                for a in items
+            t["change"].format(
+                since=c["since"],
+                recent=c["recent_reviews"],
+                avg_recent=c["avg_rating_recent"],
+                avg_earlier=c["avg_rating_earlier"],
+                neg_recent=100 * c["share_negative_recent"],
+                neg_earlier=100 * c["share_negative_earlier"],
             )
         )
-    c = r["change"]
-    if c:
-        lines.append(
-            f"变化：{c['since']} 以来（{c['recent_reviews']} 条评论）平均分 {c['avg_rating_recent']}，之前 {c['avg_rating_earlier']}；"
-            f"负面占比 {100 * c['share_negative_recent']:.1f}%，之前 {100 * c['share_negative_earlier']:.1f}%。"
-        )
     else:
-        lines.append("随时间的变化：这些评论没有日期（或太少），无法显示趋势。")
+        lines.append(t["no_change"])
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def _money(x) -> str:
     ],
 )
 def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
-    ws = ctx.ws
+    ws, t = ctx.ws, _TEXT[ctx.lang if ctx.lang in _TEXT else "en"]
     if args.entity == "product":
         rows = ws.query("SELECT * FROM products WHERE product_id = ?", [args.id])
         if not rows:
@@ -59,20 +59,7 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
         )[0]
         r = ws.query("SELECT count(*) AS ratings, round(avg(rating), 2) AS avg FROM ratings WHERE item_id = ?", [args.id])[0]
         data = {**p, **st, "ratings": r["ratings"], "avg_user_rating": r["avg"]}
-        if ctx.lang == "zh":
-            return ToolResult(data=data, summary=_product_zh(p, st, r))
-        parts = [f"Product {p['product_id']}: {p['name']}"]
-        if p.get("category"):
-            parts.append(f"category {p['category']}" + (f", department {p['department']}" if p.get("department") else ""))
-        if p.get("price") is not None:
-            parts.append(f"price {_money(p['price'])}")
-        if st["reviews"]:
-            parts.append(
-                f"{st['reviews']} reviews, average rating {st['avg_rating']} of 5, {st['pct_recommended']}% recommend it"
-            )
-        if r["ratings"]:
-            parts.append(f"{r['ratings']} user ratings averaging {r['avg']}")
-        return ToolResult(data=data, summary="; ".join(parts) + ".")
+        return ToolResult(data=data, summary=_product(p, st, r, t))
 
     cust = ws.query("SELECT * FROM customers WHERE customer_id = ?", [args.id])
     st = ws.query(
@@ -91,57 +78,78 @@ def shop_lookup(ctx: ToolContext, args: LookupArgs) -> ToolResult:
             [args.id],
         )
         data["recent_orders"] = orders
-        if ctx.lang == "zh":
-            return ToolResult(data=data, summary=_orders_zh(args.id, st, orders))
-        lines = [
-            f"Customer {args.id} placed {st['orders']} orders totalling {_money(st['total_spent'] or 0)}. Most recent first:"
-        ]
+        lines = [t["orders_head"].format(id=args.id, n=st["orders"], total=_money(st["total_spent"] or 0))]
         lines += [
-            f"- {o['order_date']:%Y-%m-%d}: order {o['order_id']}, {o['n_items']} items, {_money(o['total'])} ({o['status']})"
+            t["order"].format(
+                date=o["order_date"], id=o["order_id"], n=o["n_items"], total=_money(o["total"]), status=o["status"]
+            )
             for o in orders
         ]
         if st["orders"] > len(orders):
-            lines.append(f"(showing {len(orders)} of {st['orders']})")
+            lines.append(t["showing"].format(shown=len(orders), n=st["orders"]))
         return ToolResult(data=data, summary="\n".join(lines))
-    if ctx.lang == "zh":
-        return ToolResult(data=data, summary=_customer_zh(args.id, st))
     summary = (
-        f"Customer {args.id} placed {st['orders']} orders ({st['items']} items) totalling {_money(st['total_spent'] or 0)}, "
-        f"average {_money(st['avg_order'] or 0)} per order; first order {st['first_order']:%Y-%m-%d}, last order {st['last_order']:%Y-%m-%d}."
+        t["customer"].format(
+            id=args.id,
+            n=st["orders"],
+            items=st["items"],
+            total=_money(st["total_spent"] or 0),
+            avg=_money(st["avg_order"] or 0),
+            first=st["first_order"],
+            last=st["last_order"],
+        )
         if st["orders"]
-        else f"Customer {args.id} has no orders."
+        else t["no_orders"].format(id=args.id)
     )
     return ToolResult(data=data, summary=summary)
 
 
-def _product_zh(p: dict, st: dict, r: dict) -> str:
-    parts = [f"商品 {p['product_id']}：{p['name']}"]
+#: the look-ups' sentences per language, filled from the same figures
+_TEXT = {
+    "en": {
+        "product": "Product {id}: {name}",
+        "category": "category {category}",
+        "department": ", department {department}",
+        "price": "price {price}",
+        "reviews": "{n} reviews, average rating {avg} of 5, {pct}% recommend it",
+        "ratings": "{n} user ratings averaging {avg}",
+        "sep": "; ",
+        "end": ".",
+        "orders_head": "Customer {id} placed {n} orders totalling {total}. Most recent first:",
+        "order": "- {date:%Y-%m-%d}: order {id}, {n} items, {total} ({status})",
+        "showing": "(showing {shown} of {n})",
+        "customer": "Customer {id} placed {n} orders ({items} items) totalling {total}, average {avg} per order; "
+        "first order {first:%Y-%m-%d}, last order {last:%Y-%m-%d}.",
+        "no_orders": "Customer {id} has no orders.",
+    },
+    "zh": {
+        "product": "商品 {id}：{name}",
+        "category": "类别 {category}",
+        "department": "，部门 {department}",
+        "price": "价格 {price}",
+        "reviews": "{n} 条评论，平均 {avg} 分（满分 5），{pct}% 推荐",
+        "ratings": "{n} 条用户评分，平均 {avg}",
+        "sep": "；",
+        "end": "。",
+        "orders_head": "客户 {id} 共下了 {n} 笔订单，合计 {total}。最近的在前：",
+        "order": "- {date:%Y-%m-%d}：订单 {id}，{n} 件，{total}（{status}）",
+        "showing": "（显示 {n} 笔中的 {shown} 笔）",
+        "customer": "客户 {id} 共下了 {n} 笔订单（{items} 件），合计 {total}，平均每笔 {avg}；"
+        "首次下单 {first:%Y-%m-%d}，最近一次 {last:%Y-%m-%d}。",
+        "no_orders": "客户 {id} 没有订单。",
+    },
+}
+
+
+def _product(p: dict, st: dict, r: dict, t: dict) -> str:
+    parts = [t["product"].format(id=p["product_id"], name=p["name"])]
     if p.get("category"):
-        parts.append(f"类别 {p['category']}" + (f"，部门 {p['department']}" if p.get("department") else ""))
+        dept = t["department"].format(department=p["department"]) if p.get("department") else ""
+        parts.append(t["category"].format(category=p["category"]) + dept)
     if p.get("price") is not None:
-        parts.append(f"价格 {_money(p['price'])}")
+        parts.append(t["price"].format(price=_money(p["price"])))
     if st["reviews"]:
-        parts.append(f"{st['reviews']} 条评论，平均 {st['avg_rating']} 分（满分 5），{st['pct_recommended']}% 推荐")
+        parts.append(t["reviews"].format(n=st["reviews"], avg=st["avg_rating"], pct=st["pct_recommended"]))
     if r["ratings"]:
-        parts.append(f"{r['ratings']} 条用户评分，平均 {r['avg']}")
-    return "；".join(parts) + "。"
-
-
-def _orders_zh(cid: str, st: dict, orders: list[dict]) -> str:
-    lines = [f"客户 {cid} 共下了 {st['orders']} 笔订单，合计 {_money(st['total_spent'] or 0)}。最近的在前："]
-    lines += [
-        f"- {o['order_date']:%Y-%m-%d}：订单 {o['order_id']}，{o['n_items']} 件，{_money(o['total'])}（{o['status']}）"
-        for o in orders
-    ]
-    if st["orders"] > len(orders):
-        lines.append(f"（显示 {st['orders']} 笔中的 {len(orders)} 笔）")
-    return "\n".join(lines)
-
-
-def _customer_zh(cid: str, st: dict) -> str:
-    if not st["orders"]:
-        return f"客户 {cid} 没有订单。"
-    return (
-        f"客户 {cid} 共下了 {st['orders']} 笔订单（{st['items']} 件），合计 {_money(st['total_spent'] or 0)}，"
-        f"平均每笔 {_money(st['avg_order'] or 0)}；首次下单 {st['first_order']:%Y-%m-%d}，最近一次 {st['last_order']:%Y-%m-%d}。"
-    )
+        parts.append(t["ratings"].format(n=r["ratings"], avg=r["avg"]))
+    return t["sep"].join(parts) + t["end"]
