@@ -44,6 +44,9 @@ def component_rows(ws_path: Path) -> list[dict]:
             label = {"vader": "VADER"}.get(base, base)
             for metric, key in (("macro-F1", "macro_f1"), ("accuracy", "accuracy")):
                 add("sentiment", metric, m["pulse"][key], label, m[base][key], f"{name}, n={m['pulse']['n']:,}")
+            if "classifier_alone" in m:  # an unseen domain: what leaning on VADER there adds
+                alone = m["classifier_alone"]["macro_f1"]
+                add("sentiment", "macro-F1", m["pulse"]["macro_f1"], "classifier alone", alone, f"{name}, n={m['pulse']['n']:,}")
     if "topics" in cards:
         for kind, m in cards["topics"]["metrics"].items():
             add("topics", "NPMI", m["pulse"]["npmi"], "LDA", m["lda"]["npmi"], f"{m['n_docs']:,} {kind}, k={m['k']}")

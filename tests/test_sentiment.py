@@ -30,6 +30,50 @@ def test_training_card_reports_pulse_beside_vader(trained_ws):
     assert pulse > vader, sets
 
 
+def test_text_of_a_kind_never_trained_on_leans_on_vader_and_reviews_keep_the_classifier(trained_ws, embedder, settings_factory):
+    import numpy as np
+
+    from retrieval import Index
+    from workspace import Workspace
+
+    model, card = load_artifact(trained_ws, "sentiment")
+    assert card["seen_kinds"] == ["review"] and 0 < card["unseen_blend"] < 0.5
+    texts = ["lol this is the worst day ever", "omg best concert of my life!!!", "meeting moved to 3pm", "not bad at all"]
+    v = embedder.encode(texts)
+    alone, mixed = model.proba(v, texts, seen=True), model.proba(v, texts, seen=False)
+    b = card["unseen_blend"]
+    assert np.allclose(mixed, (1 - b) * alone + b * np.eye(3)[vader_label(texts)], atol=1e-6)
+    assert np.allclose(mixed.sum(1), 1) and not np.allclose(mixed, alone)
+    # the card shows what the blend adds on the domains never trained on, beside the classifier alone
+    tweets = card["metrics"]["sets"]["tweets (unseen domain)"]
+    assert tweets["classifier_alone"]["n"] == tweets["pulse"]["n"] > 0
+    assert tweets["pulse"]["macro_f1"] > tweets["classifier_alone"]["macro_f1"], tweets
+    # stored scores: the workspace's posts were read with the blend, its reviews by the classifier alone
+    with Workspace.open(trained_ws, read_only=True) as ws:
+        rows = ws.con.sql(
+            "SELECT d.doc_id, d.kind, d.text, s.p_neg, s.p_neu, s.p_pos FROM documents d JOIN doc_sentiment s USING (doc_id) "
+            "WHERE d.kind IN ('review', 'post') "
+            "ORDER BY d.kind, hash(d.doc_id) LIMIT 1000"
+        ).df()
+        rows = rows.groupby("kind").head(20)
+        assert set(rows["kind"]) == {"review", "post"}
+        ids, vecs = Index.open(ws, settings_factory(trained_ws), embedder).stored_vectors(ids=rows["doc_id"].to_numpy())
+    rows = rows.set_index("doc_id").loc[ids]
+    expect = model.proba(vecs, rows["text"].tolist(), seen=(rows["kind"] == "review").to_numpy())
+    assert np.allclose(rows[["p_neg", "p_neu", "p_pos"]].to_numpy(), expect, atol=1e-5)
+
+
+def test_chat_messages_are_labelled_by_their_emoticons_for_the_blend_choice():
+    from evals.sentiment_blend import emoticon_label
+
+    assert emoticon_label("thanks so much :)") == ("thanks so much", 2)
+    assert emoticon_label("still cant see :(") == ("still cant see", 0)
+    assert emoticon_label("I love it 😍 really") == ("I love it really", 2)
+    assert emoticon_label("ok :) but then :(") is None  # both kinds: no label
+    assert emoticon_label("no emoticon in this one") is None
+    assert emoticon_label(":)") is None  # nothing left to read
+
+
 def test_chinese_text_gets_its_own_model_trained_on_real_labelled_reviews(trained_ws, embedder, settings_factory, tmp_path):
     from tools.sentiment import chinese_set, is_chinese
 

@@ -23,7 +23,7 @@ def test_components_table_has_each_model_beside_its_baseline(trained_ws, capsys)
 
     rows = component_rows(trained_ws)
     assert {r["component"] for r in rows} >= {"sentiment", "topics", "recommendation", "churn"}
-    assert {r["baseline_name"] for r in rows} >= {"VADER", "LDA", "popularity", "recency only"}
+    assert {r["baseline_name"] for r in rows} >= {"VADER", "classifier alone", "LDA", "popularity", "recency only"}
     table = format_table(rows)
     assert table.count("\n") == len(rows) + 1
     assert main(["--workspace", str(trained_ws), "eval", "--components", "--json"]) == 0
