@@ -172,6 +172,13 @@ _UNKNOWN = re.compile(
 )
 
 
+#: a date range in words, per language: (both ends, the start only, the end only)
+_RANGE = {
+    "en": ("from {s} to {u} (end exclusive)", "from {s}", "before {u}"),
+    "zh": ("{s} 至 {u}(不含)", "{s} 起", "{u} 前"),
+}
+
+
 @dataclass(frozen=True)
 class Query:
     metric: Metric
@@ -272,27 +279,20 @@ class Query:
             parts.append(f"for customer {self.customer_id}")
         if self.rating is not None:
             parts.append(f"with {self.rating}-star ratings")
-        if self.since or self.until:
-            rng = (
-                f"from {self.since} to {self.until} (end exclusive)"
-                if self.since and self.until
-                else f"from {self.since}"
-                if self.since
-                else f"before {self.until}"
-            )
+        if rng := self._range("en"):
             parts.append(f"in {self.period} ({rng})" if self.period else rng)
         return " ".join(parts)
 
+    def _range(self, lang: str) -> str:
+        """The date range in words ("" without one): both ends, only the start, or only the end."""
+        if not (self.since or self.until):
+            return ""
+        both, start, end = _RANGE[lang]
+        return (both if self.since and self.until else start if self.since else end).format(s=self.since, u=self.until)
+
     def _describe_zh(self) -> str:
         parts = []
-        if self.since or self.until:
-            rng = (
-                f"{self.since} 至 {self.until}(不含)"
-                if self.since and self.until
-                else f"{self.since or ''} 起"
-                if self.since
-                else f"{self.until} 前"
-            )
+        if rng := self._range("zh"):
             parts.append(f"{self.period}({rng})" if self.period else rng)
         for v, fmt in ((self.category, "{}类"), (self.product_id, "商品 {}"), (self.customer_id, "客户 {}")):
             if v:

@@ -130,15 +130,31 @@ def _all_text(ws_path) -> str:
     return "\n".join(out)
 
 
+@pytest.fixture
+def planted_ws(trained_ws, settings_factory, tmp_path):
+    """make(policy=None) -> (path, settings): a writable copy of the trained workspace, its privacy policy set
+    (when given) before the planted customer, review and post are imported."""
+
+    def make(policy: str | None = None):
+        from bots.cli import main
+
+        ws_path = tmp_path / "ws"
+        shutil.copytree(trained_ws, ws_path)
+        if policy:
+            assert main(["--workspace", str(ws_path), "privacy", "--policy", policy]) == 0
+        s = settings_factory(ws_path)
+        _planted(ws_path, s, tmp_path)
+        return ws_path, s
+
+    return make
+
+
 @pytest.mark.slow
-def test_planted_pii_is_masked_in_storage_search_sql_answers_and_the_log(trained_ws, settings_factory, tmp_path, scripted):
+def test_planted_pii_is_masked_in_storage_search_sql_answers_and_the_log(planted_ws, scripted):
     from agent.service import PulseService
     from agent.support import SupportDesk
 
-    writable_ws = tmp_path / "ws"
-    shutil.copytree(trained_ws, writable_ws)
-    s = settings_factory(writable_ws)
-    _planted(writable_ws, s, tmp_path)
+    writable_ws, s = planted_ws()
     stored = _all_text(writable_ws)
     assert "[CARD]" in stored and "[CN_ID]" in stored and "[IBAN]" in stored and "[PERSON]" in stored
     for raw in RAW + ("Ann Lee",):
@@ -164,15 +180,10 @@ def test_planted_pii_is_masked_in_storage_search_sql_answers_and_the_log(trained
 
 
 @pytest.mark.slow
-def test_keep_policy_stores_as_given_but_the_analyst_sees_masked_unless_allowed(trained_ws, settings_factory, tmp_path, scripted):
+def test_keep_policy_stores_as_given_but_the_analyst_sees_masked_unless_allowed(planted_ws, scripted):
     from agent.service import PulseService
-    from bots.cli import main
 
-    writable_ws = tmp_path / "ws"
-    shutil.copytree(trained_ws, writable_ws)
-    assert main(["--workspace", str(writable_ws), "privacy", "--policy", "keep"]) == 0
-    s = settings_factory(writable_ws)
-    _planted(writable_ws, s, tmp_path)
+    writable_ws, s = planted_ws(policy="keep")
     assert CARD in _all_text(writable_ws) and EMAIL in _all_text(writable_ws)
     for show, expect_raw in ((False, False), (True, True)):
         svc = PulseService.open(
@@ -191,16 +202,13 @@ def test_keep_policy_stores_as_given_but_the_analyst_sees_masked_unless_allowed(
 
 
 @pytest.mark.slow
-def test_forget_removes_a_customer_everywhere_and_marks_models_stale(trained_ws, settings_factory, tmp_path, capsys):
+def test_forget_removes_a_customer_everywhere_and_marks_models_stale(planted_ws, tmp_path, capsys):
     from agent.log import Log
     from bots.cli import main
     from retrieval import Index
     from workspace import Workspace
 
-    ws_path = tmp_path / "ws"
-    shutil.copytree(trained_ws, ws_path)
-    s = settings_factory(ws_path)
-    _planted(ws_path, s, tmp_path)
+    ws_path, s = planted_ws()
     _import(
         ws_path, s, "orders", [{"order_id": "o-pii", "customer_id": "c-pii", "order_date": "2024-01-03", "total": 12.5}], tmp_path
     )
@@ -288,7 +296,7 @@ main(["--workspace", sys.argv[1], "forget", "--customer", "c-pii"])
 
 
 @pytest.mark.slow
-def test_forget_killed_mid_transaction_loses_nothing_and_can_be_run_again(trained_ws, settings_factory, tmp_path, capsys):
+def test_forget_killed_mid_transaction_loses_nothing_and_can_be_run_again(planted_ws, capsys):
     import signal
     import subprocess
     import sys
@@ -297,10 +305,7 @@ def test_forget_killed_mid_transaction_loses_nothing_and_can_be_run_again(traine
     from retrieval import Index
     from workspace import Workspace
 
-    ws_path = tmp_path / "ws"
-    shutil.copytree(trained_ws, ws_path)
-    s = settings_factory(ws_path)
-    _planted(ws_path, s, tmp_path)
+    ws_path, s = planted_ws()
 
     def theirs() -> dict:
         with Workspace.open(ws_path, read_only=True) as ws:
