@@ -9,7 +9,7 @@
     pulse doctor                                versions, model, runtime, threads, workspace stats
     pulse ask "question" [--session ID] [--json]
     pulse chat [--session ID]                   interactive, streaming
-    pulse train [--steps sentiment,recommender,churn,topics,forecast]
+    pulse train [--steps sentiment,recommender,churn,topics,forecast] [--steps teacher,sentiment --teacher-posts N]
     pulse sentiment --text "..." | --file texts.txt | [--query Q --by week]
     pulse topics [--query Q] [--kind review] [--since D] [--n 8]
     pulse entities [--query Q] [--kind post]
@@ -34,6 +34,7 @@ imported inside the commands, so ``pulse --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -299,13 +300,31 @@ def _run_tool(args, name: str, tool_args: dict) -> int:
         return 1
 
 
+@contextlib.contextmanager
+def _teacher(s, wanted: bool):
+    """The generator as a :class:`tools.teacher.Teacher` for the train step that asks it (None otherwise)."""
+    if not wanted:
+        yield None
+        return
+    from agent.models import load_model
+    from tools.teacher import Teacher
+
+    model = load_model(s)
+    try:
+        yield Teacher(lambda msgs: model.complete(msgs, max_tokens=3).text, model.name)
+    finally:
+        model.close()
+
+
 def cmd_train(args) -> int:
     from retrieval import Index
-    from tools.train import STEPS, train_all
+    from tools.train import DEFAULT_STEPS, STEPS, train_all
     from workspace import Workspace
 
     s = _settings(args)
-    steps = args.steps.split(",") if args.steps else list(STEPS)
+    if args.teacher_posts:
+        s = s.model_copy(update={"teacher_posts": args.teacher_posts})
+    steps = args.steps.split(",") if args.steps else list(DEFAULT_STEPS)
     bad = [x for x in steps if x not in STEPS]
     if bad:
         print(f"error: unknown step(s) {', '.join(bad)}; steps are {', '.join(STEPS)}", file=sys.stderr)
@@ -313,7 +332,8 @@ def cmd_train(args) -> int:
     with Workspace.open(s.workspace) as ws:
         index = Index.open(ws, s)  # the workspace's own vector space: what its models are trained in
         embedder = index.embedder if "sentiment" in steps else None
-        cards = train_all(ws, index, s, embedder, steps=steps, sample=args.sample)
+        with _teacher(s, "teacher" in steps) as teacher:
+            cards = train_all(ws, index, s, embedder, steps=steps, sample=args.sample, teacher=teacher)
     from agent import Toolbox
     from tools import dashboard
 
@@ -621,7 +641,12 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_chat)
 
     t = sub.add_parser("train", help="fit sentiment, recommender and churn; evaluate topics and forecasts")
-    t.add_argument("--steps", help="comma-separated subset of sentiment,recommender,churn,topics,forecast")
+    t.add_argument(
+        "--steps",
+        help="comma-separated subset of teacher,sentiment,recommender,churn,topics,forecast "
+        "(default: all but teacher, which has the generator label a sample of posts for the sentiment model)",
+    )
+    t.add_argument("--teacher-posts", type=int, help="with the teacher step: how many posts to label (default 1000)")
     t.add_argument("--sample", type=int, help="cap rows per source (quick runs)")
     _out_args(t, plot=False)
     t.set_defaults(fn=cmd_train)

