@@ -327,7 +327,7 @@ def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: 
     models = _models(season, len(lengths))
     names = [repr(m) for m in models]
     baseline = "SeasonalNaive"
-    fitted = [n for n in names if n != baseline]  # what the combination takes the median of
+    fitted = [n for n in names if n != baseline]  # what the combination takes the mean of
     log = log and bool((df["y"] >= 0).all())
     fit_df = df.assign(y=np.log1p(df["y"])) if log else df
     back = np.expm1 if log else (lambda a: a)
