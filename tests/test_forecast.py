@@ -137,3 +137,19 @@ def test_tool_refuses_a_product_with_no_orders(toolbox):
         toolbox.call("forecast", {"product_id": "1078"})
     r = toolbox.call("forecast", {"metric": "orders", "horizon": "next month", "freq": "W"})
     assert r.data["horizon"] == 4 and "MASE" in r.summary
+
+
+def test_fixed_combinations_are_scored_on_the_dev_series_never_the_reported_ones(settings_factory, tmp_path):
+    """``python -m evals.forecast_dev --pools`` on one dev series: each model alone and each combination, held out."""
+    from evals.forecast_dev import DEV_SERIES, POOLS, pools
+    from tools.train import PUBLIC_SERIES
+
+    assert not set(DEV_SERIES) & set(PUBLIC_SERIES)
+    series = public_series(settings_factory(tmp_path).cache_dir, {"USAccDeaths": DEV_SERIES["USAccDeaths"]})
+    row = pools(series).loc["USAccDeaths"]
+    singles = ["AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta"]
+    assert set(row.index) == {*singles, *POOLS} and (row > 0).all()
+    # MAE is convex, so the mean forecast's MASE is at most the mean of its members'
+    for label, (how, names) in POOLS.items():
+        if how == "mean":
+            assert row[label] <= row[names].mean() + 1e-9, label
