@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         setups.append(("with the teacher's posts in every fit" if extra else "people's labels only", scored))
     if extras:
         v, t, y = domains["posts"]
-        for c in TAUGHT_CS:  # a classifier fitted on the posts alone is the taught head (same features and settings)
+        for c in TAUGHT_CS:  # a classifier fitted on the posts alone is the taught head (same features, same _logreg)
             head = SentimentModel(C=c).fit(v, t, y)
             setups.append((f"the taught head (C {c})", {n: (head, domains[n]) for n in human} | {"chat": (head, chat_dom)}))
     best = (-1.0, 0.0, "")
