@@ -79,13 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     with Workspace.open(s.workspace, read_only=True) as ws:
         index = Index.open(ws, s)
         # the training parts only: held-out rows, NYT and tweets stay out of the choice
-        trained = {d.name.split(" (")[0]: d.train for d in labelled_domains(ws, index, s.cache_dir, index.embedder)}
-        domains = {n: (np.stack(df["vec"]), df["text"].tolist(), df["label"].to_numpy()) for n, df in trained.items() if len(df)}
+        found = [d for d in labelled_domains(ws, index, s.cache_dir, index.embedder) if len(d.train)]
+        domains = {
+            d.name.split(" (")[0]: (np.stack(d.train["vec"]), d.train["text"].tolist(), d.train["label"].to_numpy())
+            for d in found
+        }
+        taught = [d.name.split(" (")[0] for d in found if d.taught]  # labelled by the generator (the teacher step)
         chat = chat_set(s.cache_dir)
         texts = [t for t, _ in chat]
         chat_dom = (_embed_cached(texts, index.embedder, s.cache_dir, "chat"), texts, np.array([y for _, y in chat]))
-    human = [n for n in domains if n != "posts"]  # people's labels; "posts" carry the generator's (the teacher step)
-    extras = [["posts"]] if "posts" in domains else []
+    human = [n for n in domains if n not in taught]  # people's labels
+    extras = [taught] if taught else []
 
     def fitted(names):
         v = np.vstack([domains[n][0] for n in names])
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         scored["chat"] = (fitted(human + extra), chat_dom)
         setups.append(("with the teacher's posts in every fit" if extra else "people's labels only", scored))
     if extras:
-        v, t, y = domains["posts"]
+        v, t, y = domains[taught[0]]
         for c in TAUGHT_CS:  # a classifier fitted on the posts alone is the taught head (same features, same _logreg)
             head = SentimentModel(C=c).fit(v, t, y)
             setups.append((f"the taught head (C {c})", {n: (head, domains[n]) for n in human} | {"chat": (head, chat_dom)}))

@@ -89,7 +89,7 @@ _VADER_SCALE = 2.0  # VADER's four scores, scaled beside the unit-length embeddi
 UNSEEN_BLEND = 0.4
 #: When the generator has labelled some of the workspace's posts (``pulse train --steps teacher``), text of an
 #: unseen kind is read by a second, "taught" head fitted on those posts alone, with this C and this weight of
-#: VADER's rule label. Chosen by the same script on the same stand-ins, none of which the taught head saw (806
+#: VADER's rule label. Chosen by the same script on the same stand-ins, none of which the taught head saw (828
 #: of the demo's posts labelled by the 1.5B generator): mean macro-F1 0.510 at C 2 and weight 0.2, against
 #: 0.508 for the mix above, a margin inside the noise; chat, the one social stand-in, 0.571 against 0.533.
 #: Adding the teacher's posts to the main classifier's data instead did not help (0.505).
