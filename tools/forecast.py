@@ -1,19 +1,20 @@
 """Order and sales forecasts with statsforecast, chosen per series by backtest.
 
-Candidates are AutoETS, AutoTheta and AutoARIMA, and their mean (``Combo``:
-the M4 competition's lesson that a combination of simple models beats
-choosing one; a single model replaces it only when its backtest MASE is 10%
-lower, a margin chosen on dev series apart from the reported ones); SeasonalNaive is the baseline every result is compared
-with. For each series Pulse backtests all of them over the last ``windows``
-horizons (rolling origin), keeps the one with the lowest MASE, refits it on
-the whole series and returns the forecast with 80% and 95% prediction
-intervals. A series with no negative value (counts, amounts) whose forecast
-or interval would dip below zero is refitted on ``log1p`` and transformed
-back, so forecasts and intervals of counts stay >= 0.
+Candidates are AutoETS, AutoTheta, AutoCES and DynamicOptimizedTheta, and the
+mean of every subset of two or more of them (``Combo``: the M4 competition's
+lesson that combinations of simple models beat choosing one); SeasonalNaive is
+the baseline every result is compared with. For each series Pulse backtests all
+of them over the last ``windows`` horizons (rolling origin, four by default),
+keeps the one with the lowest MASE, refits it on the whole series and returns
+the forecast with 80% and 95% prediction intervals. The pool, the subsets and
+the four windows were chosen on dev series apart from the reported ones
+(``python -m evals.forecast_dev``). A series with no negative value (counts,
+amounts) whose forecast or interval would dip below zero is refitted on
+``log1p`` and transformed back, so forecasts and intervals of counts stay >= 0.
 Frequencies: hourly (CSV with times), daily, weekly, monthly, quarterly,
 yearly; an incomplete first or last period (data that stops on a Tuesday)
 is left out of the fit and the chart, and the answer says so. Panels of more than 50 series (the
-batch path) skip AutoARIMA and fit each model once per series for the backtest
+batch path) keep AutoETS and AutoTheta only and fit each model once per series for the backtest
 (later windows are forecast without refitting), which keeps 1,000 series fast.
 
     >>> r = forecast_series(weekly_orders, h=parse_horizon("next quarter", "W"), freq="W")   # doctest: +SKIP
@@ -29,6 +30,7 @@ What it leaves out: exogenous regressors, hierarchical reconciliation.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from typing import Literal
@@ -70,8 +72,7 @@ UNIT = {
     "Q": ("quarter", "quarters"),
     "Y": ("year", "years"),
 }
-COMBO = "Combo"  # the mean of the fitted models' forecasts, a candidate beside each model
-COMBO_MARGIN = 0.1  # a single model replaces the combination only when its backtest MASE is this much lower
+COMBO = "Combo"  # the name a combination (the mean of a subset of the fitted models) is shown under
 _DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "fortnight": 14, "month": 30.44, "quarter": 91.31, "year": 365.25}
 #: Number words in horizons and counts ("the next two quarters", "five movies").
 NUMBER_WORDS = {
@@ -258,12 +259,21 @@ def read_series_csv(
 
 
 def _models(season: int, n_series: int):
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+    from statsforecast.models import AutoCES, AutoETS, AutoTheta, DynamicOptimizedTheta, SeasonalNaive
 
-    ms = [AutoETS(season_length=season), AutoTheta(season_length=season), SeasonalNaive(season_length=season)]
-    if n_series <= 50:  # AutoARIMA is the slow one: kept for single series and small panels
-        ms.insert(2, AutoARIMA(season_length=season))
-    return ms
+    ms = [AutoETS(season_length=season), AutoTheta(season_length=season)]
+    if n_series <= 50:  # single series and small panels: two more model families to choose and combine from
+        ms += [AutoCES(season_length=season), DynamicOptimizedTheta(season_length=season)]
+    return [*ms, SeasonalNaive(season_length=season)]
+
+
+def _subsets(names: list[str]) -> list[str]:
+    """Every combination of two or more of ``names``, named by joining them with ``+``.
+
+    >>> _subsets(["AutoETS", "AutoTheta", "CES"])
+    ['AutoETS+AutoTheta', 'AutoETS+CES', 'AutoTheta+CES', 'AutoETS+AutoTheta+CES']
+    """
+    return ["+".join(c) for k in range(2, len(names) + 1) for c in itertools.combinations(names, k)]
 
 
 def _season(n: int, freq: str) -> int:
@@ -280,29 +290,28 @@ def forecast_many(
     df: pd.DataFrame,
     h: int,
     freq: str,
-    windows: int = 2,
+    windows: int = 4,
     n_jobs: int = 1,
     log: bool | None = None,
     combo: bool = True,
-    margin: float = COMBO_MARGIN,
 ) -> dict:
     """Forecast a panel (unique_id, ds, y): per-series model choice by backtest MASE.
 
-    Candidates: each model, and their mean (``Combo``), which a single model replaces only when its backtest
-    MASE is more than ``margin`` lower. ``log=None``: a series with no negative value (counts, amounts) whose
+    Candidates: each model and (``combo``) the mean of each subset of two or more of them, named like
+    ``"AutoETS+CES"``; the lowest mean MASE over the backtest windows wins. ``log=None``: a series with no negative value (counts, amounts) whose
     forecast or interval would go below zero is refitted on ``log1p(y)`` and transformed back; ``True`` /
     ``False`` force the transform on or off.
 
     Returns {"forecast": DataFrame(unique_id, ds, model, yhat, lo-80, hi-80, lo-95, hi-95),
              "backtest": DataFrame(unique_id, model, mase, smape), "chosen": {uid: model}, "log": [uids]}.
     """
-    r = _panel(df, h, freq, windows, n_jobs, log=bool(log), combo=combo, margin=margin)
+    r = _panel(df, h, freq, windows, n_jobs, log=bool(log), combo=combo)
     if log is None:
         low = r["forecast"].groupby("unique_id")["lo-95"].min()
         nonneg = df.groupby("unique_id")["y"].min() >= 0
         redo = [u for u in low.index if low[u] < 0 and nonneg.get(u, False)]
         if redo:
-            r2 = _panel(df[df["unique_id"].isin(redo)], h, freq, windows, n_jobs, log=True, combo=combo, margin=margin)
+            r2 = _panel(df[df["unique_id"].isin(redo)], h, freq, windows, n_jobs, log=True, combo=combo)
             keep = lambda f: f[~f["unique_id"].isin(redo)]  # noqa: E731
             r["forecast"] = pd.concat([keep(r["forecast"]), r2["forecast"]], ignore_index=True)
             r["backtest"] = pd.concat([keep(r["backtest"]), r2["backtest"]], ignore_index=True)
@@ -311,7 +320,7 @@ def forecast_many(
     return r
 
 
-def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: bool, combo: bool, margin: float) -> dict:
+def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: bool, combo: bool) -> dict:
     from statsforecast import StatsForecast
     from utilsforecast.losses import mase, smape
 
@@ -327,7 +336,7 @@ def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: 
     models = _models(season, len(lengths))
     names = [repr(m) for m in models]
     baseline = "SeasonalNaive"
-    fitted = [n for n in names if n != baseline]  # what the combination takes the mean of
+    fitted = [n for n in names if n != baseline]  # what the combinations take the mean of
     log = log and bool((df["y"] >= 0).all())
     fit_df = df.assign(y=np.log1p(df["y"])) if log else df
     back = np.expm1 if log else (lambda a: a)
@@ -339,8 +348,10 @@ def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: 
     )
     for c in [*names, "y"]:
         cv[c] = back(cv[c].to_numpy(float))
-    cv[COMBO] = _combo(cv, fitted)
-    cands = [*names, COMBO] if combo else names
+    combos = _subsets(fitted) if combo else []
+    for c in combos:
+        cv[c] = _combo(cv, c.split("+"))
+    cands = [*names, *combos]
     rows = []
     for cutoff, part in cv.groupby("cutoff"):
         train = df[df["ds"] <= cutoff]
@@ -352,17 +363,11 @@ def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: 
     bt = bt.replace([np.inf, -np.inf], np.nan)
     best = bt.dropna(subset=["mase"]).sort_values("mase", kind="stable").groupby("unique_id")["model"].first().to_dict()
     chosen = {u: best.get(u, baseline) for u in lengths.index}
-    if combo:  # the combination stays unless one model beats it by more than ``margin`` in the backtest
-        score = bt.set_index(["unique_id", "model"])["mase"]
-        for u, b in chosen.items():
-            c = score.get((u, COMBO))
-            if c is not None and not np.isnan(c) and b != COMBO and not score.get((u, b), np.inf) < (1 - margin) * c:
-                chosen[u] = COMBO
     out = []
     bands = [f"{b}-{lv}" for lv in LEVELS for b in ("lo", "hi")]
     for m_name in sorted(set(chosen.values())):  # refit each series with its chosen model(s) only
         ids = [u for u, c in chosen.items() if c == m_name]
-        use = fitted if m_name == COMBO else [m_name]
+        use = m_name.split("+")
         keep = [m for m in models if repr(m) in (*use, baseline)]
         fc = StatsForecast(models=keep, freq=fq, n_jobs=n_jobs).forecast(
             df=fit_df[fit_df["unique_id"].isin(ids)], h=h, level=list(LEVELS)
@@ -401,7 +406,13 @@ def forecast_series(series: pd.DataFrame, h: int, freq: str, name: str = "series
     r = forecast_many(df, h, freq)
     fc = r["forecast"]
     bt = r["backtest"].set_index("model")
-    model = r["chosen"][name]
+    chosen = r["chosen"][name]
+    combos = bt[bt.index.str.contains("+", regex=False)]
+    # shown: each model, the baseline, and one Combo: the chosen combination, else the best-scoring one
+    combo_of = chosen if "+" in chosen else (combos["mase"].idxmin() if combos["mase"].notna().any() else "")
+    model = COMBO if "+" in chosen else chosen
+    if combo_of:
+        bt = pd.concat([bt.drop(index=combos.index), bt.loc[[combo_of]].rename(index={combo_of: COMBO})])
     fmt = "%Y-%m-%d %H:%M" if freq == "H" else "%Y-%m-%d"
     hist = [{"ds": d.strftime(fmt), "y": round(float(y), 2)} for d, y in zip(series["ds"], series["y"])]
     pts = [
@@ -434,7 +445,7 @@ def forecast_series(series: pd.DataFrame, h: int, freq: str, name: str = "series
         "forecast": pts,
         "chart": chart,
         "log_transformed": name in r["log"],
-        "combo_of": [m for m in bt.index.unique() if m not in (COMBO, "SeasonalNaive")],
+        "combo_of": combo_of.split("+") if combo_of else [],
         "left_out": notes or [],
     }
 
