@@ -156,29 +156,27 @@ def test_fixed_combinations_are_scored_on_the_dev_series_never_the_reported_ones
 
 
 def test_every_subset_mean_is_a_candidate_and_the_lowest_backtest_wins(settings_factory, tmp_path):
-    """A real monthly series: the backtest scores each model and the mean of every subset of two or more; the
-    lowest mean MASE is refitted, and a combination's forecast is the mean of its members' own forecasts."""
-    from tools.forecast import COMBO, forecast_many
+    """Real monthly series: the backtest scores each model and the mean of every subset of two or more; the
+    lowest mean MASE is refitted, and the forecast is the mean of the chosen members' own forecasts."""
+    from statsforecast import StatsForecast
 
-    s = public_series(settings_factory(tmp_path).cache_dir)["AirPassengers"].iloc[:-12]
-    r = forecast_many(s.assign(unique_id="air")[["unique_id", "ds", "y"]], 12, "M", log=False)
-    bt = r["backtest"].set_index("model")["mase"]
-    singles = ["AutoETS", "AutoTheta", "CES", "DynamicOptimizedTheta"]
-    combos = {m for m in bt.index if "+" in m}
-    assert {*singles, "SeasonalNaive"} <= set(bt.index) and len(combos) == 11  # 2^4 - 1 - 4 subsets
-    assert r["windows"] == 4 and r["chosen"]["air"] == bt.idxmin()
-    members = r["chosen"]["air"].split("+")
-    alone = forecast_many(s.assign(unique_id="air")[["unique_id", "ds", "y"]], 12, "M", log=False, combo=False)
-    assert not any("+" in m for m in alone["backtest"]["model"]) and "+" not in alone["chosen"]["air"]
-    if len(members) > 1:  # the chosen combination is the mean of its members refitted on the whole series
-        from statsforecast import StatsForecast
+    from tools.forecast import COMBO, _models, forecast_many
 
-        from tools.forecast import _models
-
-        fits = [m for m in _models(12, 1) if repr(m) in members]
-        fc = StatsForecast(models=fits, freq="MS").forecast(df=s.assign(unique_id="air"), h=12)
+    chosen = []
+    for name in ("AirPassengers", "h02"):  # the first picks one model, the second a combination
+        s = public_series(settings_factory(tmp_path).cache_dir)[name].iloc[:-12].assign(unique_id=name)
+        r = forecast_many(s, 12, "M", log=False)
+        bt = r["backtest"].set_index("model")["mase"]
+        combos = {m for m in bt.index if "+" in m}
+        assert {"AutoETS", "AutoTheta", "CES", "DynamicOptimizedTheta", "SeasonalNaive"} <= set(bt.index)
+        assert len(combos) == 11 and r["windows"] == 4 and r["chosen"][name] == bt.idxmin()  # 2^4 - 1 - 4 subsets
+        members = r["chosen"][name].split("+")
+        fc = StatsForecast(models=[m for m in _models(12, 1) if repr(m) in members], freq="MS").forecast(df=s, h=12)
         assert abs(fc[members].mean(axis=1).to_numpy() - r["forecast"]["yhat"].to_numpy()).max() < 1e-6
-    one = forecast_series(s, 12, "M", name="air")
-    shown = set(one["backtest"])
-    assert COMBO in shown and not any("+" in m for m in shown) and len(one["combo_of"]) >= 2
-    assert (one["model"] == COMBO) == ("+" in r["chosen"]["air"])
+        one = forecast_series(s[["ds", "y"]], 12, "M", name=name)
+        assert COMBO in one["backtest"] and not any("+" in m for m in one["backtest"]) and len(one["combo_of"]) >= 2
+        assert (one["model"] == COMBO) == (len(members) > 1)
+        chosen.append(len(members))
+    assert chosen[0] == 1 and chosen[1] > 1
+    alone = forecast_many(s, 12, "M", log=False, combo=False)
+    assert not any("+" in m for m in alone["backtest"]["model"]) and "+" not in alone["chosen"]["h02"]

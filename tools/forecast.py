@@ -298,9 +298,9 @@ def forecast_many(
     """Forecast a panel (unique_id, ds, y): per-series model choice by backtest MASE.
 
     Candidates: each model and (``combo``) the mean of each subset of two or more of them, named like
-    ``"AutoETS+CES"``; the lowest mean MASE over the backtest windows wins. ``log=None``: a series with no negative value (counts, amounts) whose
-    forecast or interval would go below zero is refitted on ``log1p(y)`` and transformed back; ``True`` /
-    ``False`` force the transform on or off.
+    ``"AutoETS+CES"``; the lowest mean MASE over the backtest windows wins. ``log=None``: a series with no
+    negative value (counts, amounts) whose forecast or interval would go below zero is refitted on
+    ``log1p(y)`` and transformed back; ``True`` / ``False`` force the transform on or off.
 
     Returns {"forecast": DataFrame(unique_id, ds, model, yhat, lo-80, hi-80, lo-95, hi-95),
              "backtest": DataFrame(unique_id, model, mase, smape), "chosen": {uid: model}, "log": [uids]}.
