@@ -2,13 +2,14 @@
 
 Candidates are AutoETS, AutoTheta, AutoCES and DynamicOptimizedTheta, and the
 mean of every subset of two or more of them (``Combo``: the M4 competition's
-lesson that combinations of simple models beat choosing one); SeasonalNaive is
-the baseline every result is compared with. For each series Pulse backtests all
-of them over the last ``windows`` horizons (rolling origin, four by default),
-keeps the one with the lowest MASE, refits it on the whole series and returns
-the forecast with 80% and 95% prediction intervals. The pool, the subsets and
-the four windows were chosen on dev series apart from the reported ones
-(``python -m evals.forecast_dev``). A series with no negative value (counts,
+lesson that combinations of simple models beat choosing one). For each series
+Pulse backtests all of them over the last ``windows`` horizons (rolling origin,
+four by default), keeps the one with the lowest MASE, refits it on the whole
+series and returns the forecast with 80% and 95% prediction intervals.
+SeasonalNaive is the baseline: scored in the same backtest and shown beside the
+choice, never chosen (it repeats the last season, one-off holiday weeks and
+all). The pool, the subsets, the four windows and the baseline's role were
+chosen on dev series apart from the reported ones (``python -m evals.forecast_dev``). A series with no negative value (counts,
 amounts) whose forecast or interval would dip below zero is refitted on
 ``log1p`` and transformed back, so forecasts and intervals of counts stay >= 0.
 Frequencies: hourly (CSV with times), daily, weekly, monthly, quarterly,
@@ -56,6 +57,8 @@ __all__ = [
     "forecast",
     "SEASON",
     "LEVELS",
+    "SINGLES",
+    "single_models",
 ]
 
 FREQS = ("H", "D", "W", "M", "Q", "Y")
@@ -267,6 +270,17 @@ def _models(season: int, n_series: int):
     return [*ms, SeasonalNaive(season_length=season)]
 
 
+#: The bar Pulse's choice is measured against: each of five statsforecast models alone, by their names.
+SINGLES = ("AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta")
+
+
+def single_models(season: int) -> list:
+    """The models in ``SINGLES``, default settings, for one season length (``repr`` of each is its name)."""
+    from statsforecast.models import AutoARIMA, AutoCES, AutoETS, AutoTheta, DynamicOptimizedTheta
+
+    return [m(season_length=season) for m in (AutoETS, AutoTheta, AutoARIMA, AutoCES, DynamicOptimizedTheta)]
+
+
 def _subsets(names: list[str]) -> list[str]:
     """Every combination of two or more of ``names``, named by joining them with ``+``.
 
@@ -298,7 +312,8 @@ def forecast_many(
     """Forecast a panel (unique_id, ds, y): per-series model choice by backtest MASE.
 
     Candidates: each model and (``combo``) the mean of each subset of two or more of them, named like
-    ``"AutoETS+CES"``; the lowest mean MASE over the backtest windows wins. ``log=None``: a series with no
+    ``"AutoETS+CES"``; the lowest mean MASE over the backtest windows wins. The seasonal naive baseline is
+    in the backtest, not among the candidates (it is chosen only if no candidate has a finite score). ``log=None``: a series with no
     negative value (counts, amounts) whose forecast or interval would go below zero is refitted on
     ``log1p(y)`` and transformed back; ``True`` / ``False`` force the transform on or off.
 
@@ -361,7 +376,9 @@ def _panel(df: pd.DataFrame, h: int, freq: str, windows: int, n_jobs: int, log: 
             rows += [{"unique_id": u, "model": name, "mase": a, "smape": b} for u, a, b in zip(m["unique_id"], m[name], s[name])]
     bt = pd.DataFrame(rows).groupby(["unique_id", "model"], as_index=False)[["mase", "smape"]].mean()
     bt = bt.replace([np.inf, -np.inf], np.nan)
-    best = bt.dropna(subset=["mase"]).sort_values("mase", kind="stable").groupby("unique_id")["model"].first().to_dict()
+    # the baseline is scored, not chosen: it copies the last season, one-off days (a holiday week) and all
+    fit_bt = bt[bt["model"] != baseline].dropna(subset=["mase"])
+    best = fit_bt.sort_values("mase", kind="stable").groupby("unique_id")["model"].first().to_dict()
     chosen = {u: best.get(u, baseline) for u in lengths.index}
     out = []
     bands = [f"{b}-{lv}" for lv in LEVELS for b in ("lo", "hi")]

@@ -29,7 +29,15 @@ from workspace.artifacts import save_artifact
 
 from .base import ToolError
 
-__all__ = ["train_all", "evaluate_forecasts", "evaluate_topic_quality", "STEPS", "DEFAULT_STEPS", "public_series"]
+__all__ = [
+    "train_all",
+    "evaluate_forecasts",
+    "evaluate_topic_quality",
+    "STEPS",
+    "DEFAULT_STEPS",
+    "public_series",
+    "single_model_mase",
+]
 
 STEPS = ("teacher", "sentiment", "recommender", "churn", "topics", "forecast")
 #: What a plain ``pulse train`` runs: the teacher asks the generator about each sampled post (about a second a
@@ -58,25 +66,20 @@ def public_series(cache_dir, paths: dict[str, str] | None = None) -> dict[str, p
     return out
 
 
-_SINGLES = ("AutoETS", "AutoTheta", "AutoARIMA", "CES", "DynamicOptimizedTheta")  # the bar: each statsforecast model alone
-
-
-def _single_models(train: pd.DataFrame, test: pd.DataFrame, h: int, freq: str, season: int) -> dict[str, float]:
-    """Held-out MASE of each statsforecast model alone, default settings, raw scale: the bar to beat."""
+def single_model_mase(train: pd.DataFrame, test: pd.DataFrame, h: int, freq: str, season: int) -> dict[str, float]:
+    """Held-out MASE of each model in ``tools.forecast.SINGLES`` alone, default settings, raw scale: the bar to beat."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, AutoCES, AutoETS, AutoTheta, DynamicOptimizedTheta
     from utilsforecast.losses import mase
 
-    from .forecast import _PANDAS_FREQ
+    from .forecast import _PANDAS_FREQ, SINGLES, single_models
 
     tr = train.assign(unique_id="s")[["unique_id", "ds", "y"]]
-    models = [AutoETS, AutoTheta, AutoARIMA, AutoCES, DynamicOptimizedTheta]
-    fc = StatsForecast(models=[m(season_length=season) for m in models], freq=_PANDAS_FREQ[freq]).forecast(df=tr, h=h)
+    fc = StatsForecast(models=single_models(season), freq=_PANDAS_FREQ[freq]).forecast(df=tr, h=h)
     ev = pd.DataFrame(
-        {"unique_id": "s", "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy(), **{k: fc[k].to_numpy() for k in _SINGLES}}
+        {"unique_id": "s", "ds": test["ds"].to_numpy(), "y": test["y"].to_numpy(), **{k: fc[k].to_numpy() for k in SINGLES}}
     )
-    ms = mase(ev, models=list(_SINGLES), seasonality=season, train_df=tr)
-    return {k: round(float(ms[k].iat[0]), 4) for k in _SINGLES}
+    ms = mase(ev, models=list(SINGLES), seasonality=season, train_df=tr)
+    return {k: round(float(ms[k].iat[0]), 4) for k in SINGLES}
 
 
 def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict:
@@ -86,7 +89,7 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
     """
     from utilsforecast.losses import mase, smape
 
-    from .forecast import _season, forecast_series
+    from .forecast import SINGLES, _season, forecast_series
 
     rows = {}
     for name, (df, h, freq) in series.items():
@@ -112,7 +115,7 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
                 & (test["y"].to_numpy() <= [p["hi_95"] for p in r["forecast"]])
             )
         )
-        singles = _single_models(train, test, h, freq, m)
+        singles = single_model_mase(train, test, h, freq, m)
         rows[name] = {
             "h": h,
             "freq": freq,
@@ -125,7 +128,7 @@ def evaluate_forecasts(series: dict[str, tuple[pd.DataFrame, int, str]]) -> dict
             "coverage_95": round(inside, 3),
         }
     mean = lambda k: round(float(np.mean([r[k] for r in rows.values()])), 4)  # noqa: E731
-    single = {k: mean(f"mase_{k}") for k in _SINGLES}
+    single = {k: mean(f"mase_{k}") for k in SINGLES}
     best = min(single, key=lambda k: single[k])
     return {
         "series": rows,
